@@ -1,0 +1,198 @@
+"""``gui-agent``: run an instruction, replay a recording, evaluate, and the grounding jobs.
+
+Environments, evaluation suites and extra commands live in their own modules and are found through
+the registries below; each module offers ``add_arguments(parser)`` and ``from_args(args)`` (an
+environment) or ``main(args) -> int`` (a suite or command), and imports heavy libraries lazily.
+Exit codes: 0 success, 1 the task failed or hit its step limit, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from datetime import datetime
+from pathlib import Path
+from types import ModuleType
+
+from rich.console import Console
+
+from agent.errors import ConfigError
+from agent.geometry import MAX_PIXELS, MIN_PIXELS
+
+console = Console(stderr=True)
+
+ENVIRONMENTS = {
+    "browser": "environments.browser",
+    "desktop": "environments.desktop",
+    "android": "environments.android",
+    "replay": "environments.replay_cli",
+}
+SUITES = {
+    "miniwob": "tasks.miniwob",
+    "android": "tasks.android",
+    "screenspot": "tasks.screenspot",
+}
+COMMANDS = {
+    "describe": "agent.commands.describe",
+    "detect": "agent.commands.detect",
+    "ground": "agent.commands.ground",
+    "make-grounding-set": "tasks.grounding_set",
+}
+
+
+def _module(name: str) -> ModuleType | None:
+    """The registered module, or None when it is not part of this installation."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            return None
+        raise
+
+
+# -- shared option groups ----------------------------------------------------------------------------
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options that choose and configure the model; used by every command that asks one."""
+    g = parser.add_argument_group("model")
+    g.add_argument("--model", default=None,
+                   help="HF id or local directory for in-process transformers (default Qwen/Qwen2.5-VL-3B-Instruct); "
+                        "with --base-url, the served model's name")
+    g.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
+    g.add_argument("--api-key", default=None, help="API key for --base-url (default: $OPENAI_API_KEY or 'EMPTY')")
+    g.add_argument("--timeout", type=float, default=120.0, help="seconds per model request (server)")
+    g.add_argument("--dtype", default="auto", help="auto (checkpoint's; fp16 becomes bf16), bfloat16, float32, float16")
+    g.add_argument("--device-map", default=None, help="transformers device_map, e.g. auto, cpu, cuda:0")
+    g.add_argument("--attn", default="sdpa", help="attention implementation: sdpa, flash_attention_2, eager")
+    g.add_argument("--max-new-tokens", type=int, default=256)
+    g.add_argument("--min-pixels", type=int, default=MIN_PIXELS, help=f"smallest model-space area (default {MIN_PIXELS})")
+    g.add_argument("--max-pixels", type=int, default=MAX_PIXELS, help=f"largest model-space area (default {MAX_PIXELS})")
+
+
+DEFAULT_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
+
+
+def build_model(args: argparse.Namespace):
+    """The model the options name: a server with --base-url, else transformers in-process."""
+    if args.base_url:
+        from agent.models.openai import OpenAIModel
+
+        if not args.model:
+            raise ConfigError("--base-url needs --model NAME: the model's name on that server (see GET /v1/models)")
+        return OpenAIModel(args.base_url, args.model, api_key=args.api_key, timeout=args.timeout,
+                           max_tokens=args.max_new_tokens)
+    from agent.models.transformers import TransformersModel
+
+    return TransformersModel(args.model or DEFAULT_MODEL, dtype=args.dtype, device_map=args.device_map,
+                             attn_implementation=args.attn, min_pixels=args.min_pixels, max_pixels=args.max_pixels,
+                             max_new_tokens=args.max_new_tokens)
+
+
+def default_out(kind: str, label: str) -> Path:
+    slug = "".join(c if c.isalnum() else "-" for c in label.lower())[:40].strip("-") or kind
+    return Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{kind}-{slug}"
+
+
+# -- commands ----------------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from agent.loop import Agent, AgentConfig
+    from agent.report import print_episode
+    from agent.trajectory import TrajectoryWriter
+
+    module = _module(ENVIRONMENTS[args.env])
+    if module is None:
+        raise ConfigError(f"the {args.env} environment is not part of this installation")
+    config = AgentConfig(max_steps=args.max_steps, max_retries=args.max_retries, min_pixels=args.min_pixels,
+                         max_pixels=args.max_pixels, history_images=args.history_images, reasoning=args.reasoning)
+    model = build_model(args)
+    out = Path(args.out) if args.out else default_out(args.env, args.instruction)
+    with module.from_args(args) as env:
+        result = Agent(model, env, config, TrajectoryWriter(out)).run(args.instruction)
+    print_episode(out, result, console)
+    return result.exit_code
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from agent.replay import replay_session
+
+    return replay_session(Path(args.dir), Path(args.out) if args.out else None, console)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from agent.demo import run_demo
+
+    return run_demo(args, console)
+
+
+def _delegate(args: argparse.Namespace) -> int:
+    return args.module.main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gui-agent",
+        description="Let Qwen2.5-VL operate a desktop, a browser or an Android device.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="carry out an instruction in an environment")
+    run.add_argument("instruction")
+    run.add_argument("--env", required=True, choices=list(ENVIRONMENTS))
+    run.add_argument("--max-steps", type=int, default=20)
+    run.add_argument("--max-retries", type=int, default=2, help="re-asks per step after an unusable answer")
+    run.add_argument("--history-images", type=int, default=1, help="screenshots in the prompt, newest last")
+    run.add_argument("--reasoning", action="store_true", help="ask for <thinking> and <conclusion> around the call")
+    run.add_argument("--out", default=None, help="trajectory directory (default runs/<time>-<env>-<task>)")
+    add_model_arguments(run)
+    for name, module_name in ENVIRONMENTS.items():
+        module = _module(module_name)
+        if module is not None:
+            module.add_arguments(run.add_argument_group(f"{name} environment"))
+    run.set_defaults(func=cmd_run)
+
+    replay = sub.add_parser("replay", help="re-run a recorded session offline and check it matches")
+    replay.add_argument("dir")
+    replay.add_argument("--out", default=None, help="where to write the replay's own trajectory")
+    replay.set_defaults(func=cmd_replay)
+
+    demo = sub.add_parser("demo", help="the bundled demo (what `make demo` runs)")
+    add_model_arguments(demo)
+    demo.add_argument("--out", default=None)
+    demo.set_defaults(func=cmd_demo)
+
+    evaluate = sub.add_parser("eval", help="run an evaluation suite")
+    suites = evaluate.add_subparsers(dest="suite", required=True, metavar="SUITE")
+    for name, module_name in SUITES.items():
+        module = _module(module_name)
+        if module is not None:
+            p = suites.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
+            module.add_arguments(p)
+            p.set_defaults(func=_delegate, module=module)
+
+    for name, module_name in COMMANDS.items():
+        module = _module(module_name)
+        if module is not None:
+            p = sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
+            module.add_arguments(p)
+            p.set_defaults(func=_delegate, module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        return 2
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted; the trajectory recorded so far is kept[/]")
+        return 130
+
+
+def exit_main() -> None:  # pragma: no cover
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""The observe-think-act loop. Each arrow of the step is a call into its own module."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+
+from agent.errors import ConfigError, ModelOutputError, StepBudgetExceeded
+from agent.geometry import MAX_PIXELS, MIN_PIXELS, Geometry
+from agent.imaging import to_model_image
+from agent.mapping import to_command
+from agent.models.base import Model
+from agent.parser import parse_tool_calls
+from agent.prompt import build_prompt
+from agent.trajectory import NullRecorder, Recorder
+from environments.base import Environment, Observation
+from environments.wrappers import StepLimit
+from tools import get_tool
+from tools.base import Action, Tool
+
+Outcome = Literal["success", "failure", "step_limit", "error"]
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    max_steps: int = 20
+    max_retries: int = 2  # further tries per step after an unusable answer, each told what was wrong
+    min_pixels: int = MIN_PIXELS
+    max_pixels: int = MAX_PIXELS
+    history_images: int = 1  # screenshots in the prompt, newest last (cookbooks: 1; OSWorld: 4)
+    reasoning: bool = False
+
+
+@dataclass(frozen=True)
+class EpisodeResult:
+    outcome: Outcome
+    reason: str
+    steps: int
+    answer: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.outcome == "success" else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Episode:
+    instruction: str
+    tool: Tool
+    images: deque
+    history: list[str] = field(default_factory=list)
+    answer: str | None = None
+    steps: int = 0
+
+
+class Agent:
+    """Runs one instruction on one environment with one model, recording every step."""
+
+    def __init__(
+        self,
+        model: Model,
+        env: Environment,
+        config: AgentConfig | None = None,
+        recorder: Recorder | None = None,
+    ) -> None:
+        self.model = model
+        self.config = config or AgentConfig()
+        self.env = StepLimit(env, self.config.max_steps)
+        self.recorder = recorder or NullRecorder()
+
+    def run(self, instruction: str, *, run_info: dict[str, Any] | None = None) -> EpisodeResult:
+        episode = _Episode(instruction, get_tool(self.env.tool), deque(maxlen=max(1, self.config.history_images)))
+        self.recorder.start(self._run_record(instruction, run_info or {}))
+        result = EpisodeResult("error", "interrupted before the first step", 0)
+        try:
+            observation = self.env.reset()
+            while True:
+                done = self._step(episode, observation)
+                if done is not None:
+                    result = done
+                    break
+                observation = self.env.observe()
+        except StepBudgetExceeded as exc:
+            result = EpisodeResult("step_limit", str(exc), episode.steps, episode.answer)
+        except ModelOutputError as exc:
+            result = EpisodeResult(
+                "error", f"the model gave no usable answer in {self.config.max_retries + 1} tries: {exc}",
+                episode.steps, episode.answer,
+            )
+        except KeyboardInterrupt:
+            result = EpisodeResult("error", "interrupted by the user", episode.steps, episode.answer)
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure ends the episode as "error", recorded
+            result = EpisodeResult("error", f"{type(exc).__name__}: {exc}", episode.steps, episode.answer)
+            if isinstance(exc, ConfigError):
+                raise
+        finally:
+            record = result.to_dict() | {"finished_at": _now(), "instruction": instruction}
+            self.recorder.finish(record)
+        return result
+
+    def _step(self, episode: _Episode, observation: Observation) -> EpisodeResult | None:
+        """One step: prompt → model → parse → validate → map → execute → record. None: keep going."""
+        episode.steps += 1
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        geometry = Geometry.for_screenshot(
+            observation.screenshot_size,
+            observation.input_size,
+            min_pixels=self.config.min_pixels,
+            max_pixels=self.config.max_pixels,
+            origin=observation.origin,
+        )
+        episode.images.append(to_model_image(observation.screenshot, geometry.model))
+        timings["resize"] = time.perf_counter() - t
+        t = time.perf_counter()
+        screenshot_path = self.recorder.save_screenshot(episode.steps, observation.screenshot)
+        timings["save_screenshot"] = time.perf_counter() - t
+        record: dict[str, Any] = {
+            "index": episode.steps,
+            "screenshot": screenshot_path,
+            "geometry": geometry.to_dict(),
+            "image_tokens": geometry.image_tokens * len(episode.images),
+            "observation": observation.info,
+            "attempts": [],
+        }
+        try:
+            action, command, outcome = self._act(episode, geometry, record, timings)
+        finally:
+            record["timings"] = {k: round(v, 6) for k, v in timings.items()}
+            self.recorder.append_step(record)
+        if action.action == "answer":
+            episode.answer = action.text
+        if action.action == "terminate":
+            return EpisodeResult(
+                action.status, f"the model terminated with status {action.status}", episode.steps, episode.answer
+            )
+        if outcome.done:
+            return EpisodeResult(outcome.outcome or "success", outcome.reason, episode.steps, episode.answer, outcome.info)
+        return None
+
+    def _act(self, episode: _Episode, geometry: Geometry, record: dict, timings: dict):
+        feedback = None
+        retrying = Retrying(
+            stop=stop_after_attempt(self.config.max_retries + 1),
+            retry=retry_if_exception_type(ModelOutputError),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                previous = attempt.retry_state.outcome
+                if previous is not None and previous.failed:
+                    feedback = str(previous.exception())
+                t = time.perf_counter()
+                prompt = build_prompt(
+                    episode.tool, episode.instruction, episode.history, list(episode.images), geometry.model,
+                    feedback=feedback, reasoning=self.config.reasoning,
+                )
+                timings["prompt"] = timings.get("prompt", 0) + time.perf_counter() - t
+                t = time.perf_counter()
+                generation = self.model.generate(prompt)
+                timings["model"] = timings.get("model", 0) + time.perf_counter() - t
+                tried = {"raw": generation.text, "feedback": feedback}
+                record["attempts"].append(tried)
+                try:
+                    t = time.perf_counter()
+                    action = self._parse(episode.tool, generation.text, tried)
+                    command = to_command(action, geometry)
+                    timings["parse"] = timings.get("parse", 0) + time.perf_counter() - t
+                    record.update(_action_record(action, command))
+                    t = time.perf_counter()
+                    outcome = self.env.execute(command)
+                    timings["execute"] = time.perf_counter() - t
+                except ModelOutputError as exc:
+                    tried["error"] = str(exc)
+                    raise
+                record["result"] = {
+                    "done": outcome.done, "outcome": outcome.outcome, "reason": outcome.reason, "info": outcome.info,
+                }
+                episode.history.append(_history_entry(action, generation.text, self.config.reasoning))
+        return action, command, outcome
+
+    @staticmethod
+    def _parse(tool: Tool, text: str, tried: dict) -> Action:
+        calls = parse_tool_calls(text)
+        call = calls[0]
+        if call.name not in (None, tool.name):
+            raise ModelOutputError(f"unknown function {call.name!r}; call {tool.name}")
+        if len(calls) > 1:
+            tried["ignored_calls"] = len(calls) - 1  # one action per step; the rest come from the next screenshot
+        return tool.validate(call.arguments)
+
+    def _run_record(self, instruction: str, extra: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "instruction": instruction,
+            "started_at": _now(),
+            "tool": self.env.tool,
+            "model": self.model.describe(),
+            "environment": self.env.describe(),
+            "options": asdict(self.config),
+            "versions": package_versions(),
+            **extra,
+        }
+
+
+def _action_record(action: Action, command) -> dict[str, Any]:
+    return {
+        "action": action.to_json_dict(),
+        "model_points": {k: list(v) for k, v in action.points().items()},
+        "screen_points": {
+            k: [p.x, p.y] for k, p in (("coordinate", command.point), ("coordinate2", command.end)) if p is not None
+        },
+    }
+
+
+def _history_entry(action: Action, text: str, reasoning: bool) -> str:
+    if reasoning and "<conclusion>" in text:
+        return text.split("<conclusion>", 1)[1].split("</conclusion>", 1)[0].strip()
+    return json.dumps(action.to_json_dict(), ensure_ascii=False)
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("qwen-gui-agent", "torch", "transformers", "pydantic", "playwright", "mss", "pyautogui", "adbutils"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,151 @@
+"""One directory per run: ``run.json``, ``steps.jsonl``, ``screenshots/``, ``result.json``.
+
+Written so that a crash at any moment loses at most the step in flight: each step line is flushed when
+written, a screenshot is on disk before the line that names it, ``result.json`` is replaced atomically
+last. The reader tolerates a torn last line. Plain JSON and images only; nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from PIL import Image
+
+from agent.imaging import encode, extension
+
+RUN, STEPS, RESULT, SCREENSHOTS = "run.json", "steps.jsonl", "result.json", "screenshots"
+
+
+class Recorder(Protocol):
+    def start(self, run: dict[str, Any]) -> None: ...
+
+    def save_screenshot(self, index: int, image: Image.Image) -> str | None: ...
+
+    def append_step(self, record: dict[str, Any]) -> None: ...
+
+    def finish(self, result: dict[str, Any]) -> None: ...
+
+
+class NullRecorder:
+    """Records nothing (android_world's NullCheckpointer)."""
+
+    def start(self, run: dict[str, Any]) -> None:
+        pass
+
+    def save_screenshot(self, index: int, image: Image.Image) -> str | None:
+        return None
+
+    def append_step(self, record: dict[str, Any]) -> None:
+        pass
+
+    def finish(self, result: dict[str, Any]) -> None:
+        pass
+
+
+class TrajectoryWriter:
+    """Writes one run into ``root`` (created; refuses a directory that already holds a run)."""
+
+    def __init__(self, root: str | Path, *, image_format: str = "png") -> None:
+        self.root = Path(root)
+        self.image_format = image_format
+        if (self.root / STEPS).exists() or (self.root / RUN).exists():
+            raise FileExistsError(f"{self.root} already holds a recorded run; choose another --out directory")
+        (self.root / SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        self._steps = None
+
+    def start(self, run: dict[str, Any]) -> None:
+        write_json_atomic(self.root / RUN, run)
+        self._steps = open(self.root / STEPS, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
+
+    def save_screenshot(self, index: int, image: Image.Image) -> str:
+        name = f"{SCREENSHOTS}/{index:04d}.{extension(self.image_format)}"
+        (self.root / name).write_bytes(encode(image, self.image_format))
+        return name
+
+    def append_step(self, record: dict[str, Any]) -> None:
+        if self._steps is None:
+            raise RuntimeError("start() must be called before append_step()")
+        self._steps.write(json.dumps(record, ensure_ascii=False, default=_jsonable) + "\n")
+        self._steps.flush()
+
+    def finish(self, result: dict[str, Any]) -> None:
+        if self._steps is not None:
+            self._steps.close()
+            self._steps = None
+        write_json_atomic(self.root / RESULT, result)
+
+
+@dataclass
+class Trajectory:
+    """A recorded run as read back. ``result`` is None when the run never finished."""
+
+    path: Path
+    run: dict[str, Any]
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    result: dict[str, Any] | None = None
+    torn: bool = False
+
+    @classmethod
+    def load(cls, path: str | Path) -> Trajectory:
+        path = Path(path)
+        if not (path / RUN).is_file():
+            raise FileNotFoundError(f"{path} is not a recorded run: it has no {RUN}")
+        run = json.loads((path / RUN).read_text("utf-8"))
+        steps, torn = read_jsonl(path / STEPS)
+        result = json.loads((path / RESULT).read_text("utf-8")) if (path / RESULT).is_file() else None
+        return cls(path, run, steps, result, torn)
+
+    def screenshot(self, step: dict[str, Any]) -> Image.Image:
+        with Image.open(self.path / step["screenshot"]) as image:
+            image.load()
+            return image
+
+
+def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], bool]:
+    """Records of a JSONL file; a torn (unterminated, unreadable) last line is dropped and reported."""
+    if not path.is_file():
+        return [], False
+    records, torn = [], False
+    lines = path.read_text("utf-8").split("\n")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines):  # the last line, written when the process died
+                torn = True
+            else:
+                raise ValueError(f"{path}:{number} is not valid JSON; the file is corrupt") from None
+    return records, torn
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to a temp file beside ``path`` and rename it over ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, indent=2, default=_jsonable)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if hasattr(value, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        return asdict(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot record {type(value).__name__} in a trajectory")

@@ -1,0 +1,101 @@
+"""What every environment adapter is: a handful of verbs and three frozen value types.
+
+The screen does not pause while the agent thinks (android_world's AsyncEnv says so plainly):
+``observe()`` returns what is on screen now, ``execute()`` acts on it now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+from agent.geometry import ScreenPoint, Size
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from tools.base import Action
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One look at the screen.
+
+    ``screenshot`` is in physical pixels; ``input_size`` is the space input is given in (CSS px, X11
+    pixels, device pixels), which differs under HiDPI scaling; ``origin`` is where that space's (0, 0)
+    lies in absolute input coordinates (multi-monitor).
+    """
+
+    screenshot: Image.Image
+    input_size: Size
+    origin: tuple[int, int] = (0, 0)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def screenshot_size(self) -> Size:
+        return Size(*self.screenshot.size)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A validated action with its points already mapped to input space.
+
+    Environments read points from here, never from ``action.coordinate`` (which is in model space).
+    ``scroll_pixels`` is the action's ``pixels`` mapped to input space along the y axis.
+    """
+
+    action: Action
+    point: ScreenPoint | None = None
+    end: ScreenPoint | None = None
+    scroll_pixels: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.action.action
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What executing one command did. ``done`` ends the episode (task finished, recording exhausted)."""
+
+    done: bool = False
+    outcome: Literal["success", "failure"] | None = None
+    reason: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Environment(Protocol):
+    """The adapter protocol. ``tool`` names the native tool the model should use on it."""
+
+    tool: str
+
+    def reset(self) -> Observation: ...
+
+    def observe(self) -> Observation: ...
+
+    def execute(self, command: Command) -> StepResult: ...
+
+    def close(self) -> None: ...
+
+    def describe(self) -> dict[str, Any]:
+        """What to record about this environment in ``run.json`` (kind, sizes, options)."""
+        ...
+
+
+class EnvironmentBase:
+    """Optional base giving ``with``-support and a default ``describe``."""
+
+    tool: str = "computer_use"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:  # pragma: no cover - trivial default
+        pass
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": type(self).__name__}
