@@ -1,0 +1,352 @@
+"""`BrowserEnvironment`: Chromium driven through Playwright, screenshots in physical pixels.
+
+Three spaces are kept apart: the screenshot is ``viewport * device_scale_factor`` physical pixels, input
+is given in CSS pixels of the viewport (Playwright's mouse space), and the model's space is whatever the
+loop resized the screenshot to; the loop maps model -> CSS px through `agent.geometry.Geometry`.
+
+After every action the page is left to settle by observation, not by a fixed sleep: a small script
+installed in every document counts DOM mutations, running finite animations, fetch/XHR in flight and
+pending cross-document navigations; the settle waits until all are quiet (bounded) and reports the time.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from PIL import Image
+
+from agent.errors import ActionValidationError, ConfigError, EnvironmentFailure
+from agent.geometry import ScreenPoint, Size
+from environments.base import Command, EnvironmentBase, Observation, StepResult
+from environments.browser_keys import to_playwright_keys
+
+if TYPE_CHECKING:
+    import argparse
+
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic")  # Playwright adds --headless itself
+SETTLE_QUIET_MS = 40  # no DOM mutation for this long counts as settled
+SETTLE_TIMEOUT_MS = 3000  # a page that never settles (spinners, tickers) is observed anyway after this
+NAVIGATION_TIMEOUT_MS = 15000
+JPEG_QUALITY = 90
+_HERE = Path(__file__).parent
+SETTLE_SCRIPT = (_HERE / "webapps" / "settle.js").read_text("utf-8")
+
+
+class BrowserGone(EnvironmentFailure):
+    """The page crashed or the browser was closed; the episode cannot go on."""
+
+
+class BrowserEnvironment(EnvironmentBase):
+    """One Chromium page at a fixed viewport and scale factor.
+
+    ``.page`` is the Playwright `Page` (for task suites that read page state); ``goto(url)`` navigates
+    and waits for the page to settle. ``reset()`` does not reload: it observes the page as it is (after
+    loading ``url`` if nothing was loaded yet), so a suite can prepare the page before the episode.
+    """
+
+    tool = "computer_use"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        viewport: Size = Size(1280, 720),
+        device_scale_factor: float = 1.0,
+        headless: bool = True,
+        allow_domains: tuple[str, ...] = (),
+        user_data_dir: str | None = None,
+        *,
+        image_format: str = "jpeg",
+        settle_timeout_ms: int = SETTLE_TIMEOUT_MS,
+    ) -> None:
+        if device_scale_factor <= 0:
+            raise ConfigError(f"--device-scale-factor must be positive, got {device_scale_factor}")
+        if image_format not in ("jpeg", "png"):
+            raise ValueError(f"image_format must be jpeg or png, got {image_format!r}")
+        self.url, self.viewport, self.scale = url, viewport, float(device_scale_factor)
+        self.headless, self.user_data_dir = headless, user_data_dir
+        self.allow_domains = tuple(d.lower().lstrip(".") for d in allow_domains)
+        self.image_format, self.settle_timeout_ms = image_format, settle_timeout_ms
+        self.cursor = ScreenPoint(0, 0)
+        self.blocked: list[str] = []  # navigations refused by the allowlist, newest last
+        self._gone: str | None = None
+        self._loaded = False
+        if url and not self.allowed(url):
+            raise ConfigError(f"--url {url} is not inside the --allow-domain list {list(self.allow_domains)}; "
+                              "add its domain with --allow-domain or start from an allowed page")
+        self._start()
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def _start(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        if not self.headless and not os.environ.get("DISPLAY"):
+            raise ConfigError("--headed needs an X display, but DISPLAY is not set; run without --headed, or "
+                              "start one (e.g. `xvfb-run gui-agent run ...`) or use a desktop session")
+        executable = find_chromium()
+        self._playwright = sync_playwright().start()
+        options: dict[str, Any] = {"headless": self.headless, "args": list(CHROMIUM_ARGS)}
+        if executable:
+            options["executable_path"] = executable
+        context_options = {"viewport": {"width": self.viewport.width, "height": self.viewport.height},
+                           "device_scale_factor": self.scale}
+        try:
+            if self.user_data_dir:
+                self.browser = None
+                self.context = self._playwright.chromium.launch_persistent_context(
+                    self.user_data_dir, **options, **context_options)
+            else:
+                self.browser = self._playwright.chromium.launch(**options)
+                self.context = self.browser.new_context(**context_options)
+        except Exception as exc:
+            self._playwright.stop()
+            raise ConfigError(f"could not start Chromium ({executable or 'Playwright bundled'}): {exc}. Install "
+                              "Debian's chromium (`sudo apt-get install chromium`) or run `playwright install "
+                              "chromium`.") from None
+        self.context.add_init_script(SETTLE_SCRIPT)
+        if self.allow_domains:
+            self.context.route("**/*", self._route)
+        self.context.on("close", lambda *_: self._mark_gone("the browser was closed"))
+        self.page = self.context.pages[0] if self.context.pages else self.context.new_page()
+        self.page.on("crash", lambda *_: self._mark_gone("the page crashed"))
+        self.page.on("close", lambda *_: self._mark_gone("the page was closed"))
+        self._cdp = self.context.new_cdp_session(self.page)
+
+    def close(self) -> None:
+        for closer in (getattr(self, "context", None), getattr(self, "browser", None),
+                       getattr(self, "_playwright", None)):
+            if closer is None:
+                continue
+            try:
+                (closer.stop if hasattr(closer, "stop") else closer.close)()
+            except Exception:  # noqa: BLE001 - already gone is fine when closing
+                pass
+        self._playwright = None
+
+    def _mark_gone(self, reason: str) -> None:
+        self._gone = self._gone or reason
+
+    def _check(self) -> None:
+        if self._gone:
+            raise BrowserGone(f"{self._gone}; the episode cannot continue")
+
+    def _failure(self, exc: Exception) -> Exception:
+        """Turn a Playwright error into `BrowserGone` when the browser or page went away."""
+        text = str(exc)
+        if self._gone or "closed" in text or "crash" in text.lower() or "Target" in text:
+            self._mark_gone(f"the browser went away ({text.splitlines()[0]})")
+            return BrowserGone(f"{self._gone}; the episode cannot continue")
+        return exc
+
+    # -- navigation ---------------------------------------------------------------------------------
+    def allowed(self, url: str) -> bool:
+        """Whether navigation to ``url`` is inside the allowlist (everything is when none is given)."""
+        if not self.allow_domains:
+            return True
+        parts = urlsplit(url)
+        if parts.scheme in ("about", "data", "blob", "chrome-error") or url == "about:blank":
+            return parts.scheme != "data"
+        host = (parts.hostname or "").lower()
+        return any(host == d or host.endswith("." + d) for d in self.allow_domains)
+
+    def _route(self, route, request) -> None:
+        if not request.is_navigation_request() or self.allowed(request.url):
+            route.fallback()
+            return
+        self.blocked.append(request.url)
+        route.fulfill(status=403, content_type="text/html", body=blocked_page(request.url, self.allow_domains))
+
+    def goto(self, url: str) -> None:
+        """Navigate the page to ``url`` and wait until it has loaded and settled."""
+        self._check()
+        if not self.allowed(url):
+            raise ConfigError(f"{url} is outside the --allow-domain list {list(self.allow_domains)}")
+        try:
+            self.page.goto(url, wait_until="load", timeout=NAVIGATION_TIMEOUT_MS)
+        except Exception as exc:
+            raise self._failure(exc) from None
+        self.url, self._loaded = url, True
+        self.settle()
+
+    # -- Environment --------------------------------------------------------------------------------
+    def reset(self) -> Observation:
+        if self.url and not self._loaded:
+            self.goto(self.url)
+        self.blocked.clear()
+        return self.observe()
+
+    def observe(self) -> Observation:
+        self._check()
+        t = time.perf_counter()
+        try:
+            image = self.capture()
+        except Exception as exc:
+            raise self._failure(exc) from None
+        info = {"url": self.page.url, "capture_ms": round((time.perf_counter() - t) * 1000, 2),
+                "cursor": [self.cursor.x, self.cursor.y]}
+        return Observation(image, self.viewport, info=info)
+
+    def capture(self) -> Image.Image:
+        """The viewport in physical pixels, through the DevTools protocol (Playwright's own screenshot
+        adds font and caret waits that cost 1.5-4x; see tests/bench/bench_browser.py)."""
+        params: dict[str, Any] = {
+            "format": self.image_format,
+            "clip": {"x": 0, "y": 0, "width": self.viewport.width, "height": self.viewport.height, "scale": self.scale},
+        }
+        if self.image_format == "jpeg":
+            params["quality"] = JPEG_QUALITY
+        data = base64.b64decode(self._cdp.send("Page.captureScreenshot", params)["data"])
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        return image if image.mode == "RGB" else image.convert("RGB")
+
+    def execute(self, command: Command) -> StepResult:
+        self._check()
+        name = command.name
+        if name in ("terminate", "answer"):
+            return StepResult()
+        keys = to_playwright_keys(command.action.keys) if name == "key" else None  # validate before acting
+        info: dict[str, Any] = {}
+        blocked_before = len(self.blocked)
+        t = time.perf_counter()
+        try:
+            info.update(self._perform(command, keys))
+            info["execute_ms"] = round((time.perf_counter() - t) * 1000, 2)
+            info.update(self.settle())
+        except (ActionValidationError, BrowserGone):
+            raise
+        except Exception as exc:
+            raise self._failure(exc) from None
+        if len(self.blocked) > blocked_before:
+            info["blocked_navigation"] = self.blocked[blocked_before:]
+        return StepResult(info=info)
+
+    def _perform(self, command: Command, keys: list[str] | None) -> dict[str, Any]:
+        mouse, name, action = self.page.mouse, command.name, command.action
+        info: dict[str, Any] = {}
+        if command.point is not None and name != "left_click_drag":
+            info.update(self._element_at(command.point))
+            self._move(command.point)
+        if name in ("left_click", "right_click", "middle_click"):
+            mouse.click(self.cursor.x, self.cursor.y, button=name.split("_")[0])
+        elif name == "double_click":
+            mouse.dblclick(self.cursor.x, self.cursor.y)
+        elif name == "left_click_drag":
+            start, end = self.cursor, command.point
+            mouse.down()
+            mouse.move(end.x, end.y, steps=max(2, min(20, round(abs(end.x - start.x) + abs(end.y - start.y)) // 20)))
+            mouse.up()
+            self.cursor = end
+            info.update(self._element_at(end))
+        elif name == "type":
+            self.page.keyboard.type(action.text)
+        elif name == "key":
+            for key in keys:
+                self.page.keyboard.down(key)
+            for key in reversed(keys):
+                self.page.keyboard.up(key)
+        elif name == "scroll":
+            mouse.wheel(0, -(command.scroll_pixels or 0.0))  # the model's positive pixels scroll up
+        elif name == "wait":
+            time.sleep(float(action.time))  # the model asked for this much time to pass
+        elif name != "mouse_move":
+            raise ActionValidationError(f"the action {name!r} is not available in the browser")
+        return info
+
+    def _move(self, point: ScreenPoint) -> None:
+        self.page.mouse.move(point.x, point.y)
+        self.cursor = point
+
+    def _element_at(self, point: ScreenPoint) -> dict[str, Any]:
+        """The box (CSS px) and a short name of the element under ``point``, for the trajectory."""
+        found = self.page.evaluate("([x, y]) => window.__guiAgent ? window.__guiAgent.hit(x, y) : null",
+                                   [point.x, point.y])
+        return {"target_box": found["box"], "target": found["name"]} if found else {}
+
+    def settle(self) -> dict[str, Any]:
+        """Wait (bounded) until no navigation, request, DOM mutation or animation is in progress."""
+        t = time.perf_counter()
+        deadline = t + self.settle_timeout_ms / 1000
+        busy: str | None = "unknown"
+        while True:
+            remaining = max(1, round((deadline - time.perf_counter()) * 1000))
+            try:
+                state = self.page.evaluate(
+                    "([q, t]) => window.__guiAgent ? window.__guiAgent.settle(q, t) : {busy: 'loading'}",
+                    [SETTLE_QUIET_MS, remaining])
+                busy = state["busy"]
+            except Exception as exc:
+                if not _navigated(exc):
+                    raise
+                busy = "navigation"
+            if busy in ("navigation", "loading") and time.perf_counter() < deadline:
+                try:  # a new document is on its way: wait for it by the browser's own event
+                    self.page.wait_for_load_state("load", timeout=remaining)
+                except Exception as exc:
+                    if not _navigated(exc) and "Timeout" not in str(exc):
+                        raise
+                continue
+            break
+        ms = round((time.perf_counter() - t) * 1000, 2)
+        return {"settle_ms": ms, "settled": busy is None} | ({"busy": busy} if busy else {})
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": "browser", "url": self.url, "viewport": str(self.viewport), "device_scale_factor": self.scale,
+            "headless": self.headless, "allow_domains": list(self.allow_domains),
+            "user_data_dir": self.user_data_dir, "image_format": self.image_format,
+            "browser_version": self.browser.version if self.browser else None,
+        }
+
+
+def _navigated(exc: Exception) -> bool:
+    text = str(exc)
+    return "Execution context was destroyed" in text or "navigation" in text.lower()
+
+
+def find_chromium() -> str | None:
+    """Debian's chromium when installed, else None (Playwright's own browser, if the user installed one)."""
+    if Path(DEBIAN_CHROMIUM).exists():
+        return DEBIAN_CHROMIUM
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    return found
+
+
+def blocked_page(url: str, allowed: tuple[str, ...]) -> str:
+    """The page shown instead of a refused navigation: the model reads it in the next screenshot."""
+    from html import escape
+
+    return (
+        "<!doctype html><title>Blocked</title><body style='font:20px sans-serif;margin:40px'>"
+        f"<h1>Navigation blocked</h1><p>The page <b>{escape(url)}</b> is outside the allowed domains "
+        f"({escape(', '.join(allowed))}).</p><p>Go back (alt+Left) and stay on the allowed site.</p></body>"
+    )
+
+
+# -- CLI ----------------------------------------------------------------------------------------------
+def add_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--url", default=None, help="page to open first (browser)")
+    group.add_argument("--viewport", default="1280x720", help="browser viewport in CSS px, WxH (default 1280x720)")
+    group.add_argument("--device-scale-factor", type=float, default=1.0,
+                       help="browser device pixel ratio: 1, 1.25, 1.5, 2 ... (screenshots are viewport x this)")
+    group.add_argument("--allow-domain", action="append", default=[], metavar="DOMAIN",
+                       help="only allow navigation to DOMAIN and its subdomains (repeatable)")
+    group.add_argument("--user-data-dir", default=None, help="persistent browser profile directory")
+    group.add_argument("--headed", action="store_true", help="show the browser window (needs DISPLAY)")
+
+
+def from_args(args: argparse.Namespace) -> BrowserEnvironment:
+    try:
+        viewport = Size.parse(args.viewport)
+    except ValueError as exc:
+        raise ConfigError(f"--viewport: {exc}") from None
+    return BrowserEnvironment(args.url, viewport, args.device_scale_factor, headless=not args.headed,
+                              allow_domains=tuple(args.allow_domain), user_data_dir=args.user_data_dir)

@@ -1,0 +1,69 @@
+// Installed in every document by BrowserEnvironment: observes whether the page is still changing.
+(() => {
+  if (window.__guiAgent) return;
+  const state = { lastMutation: performance.now(), pending: 0, navigating: 0 };
+  const watch = () => new MutationObserver(() => { state.lastMutation = performance.now(); })
+    .observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+  watch();
+  // fetch and XHR in flight; a response handler runs before the count drops (one macrotask later)
+  const done = () => setTimeout(() => { state.pending -= 1; }, 0);
+  const fetch0 = window.fetch;
+  if (fetch0) {
+    window.fetch = function (...args) {
+      state.pending += 1;
+      const p = fetch0.apply(this, args);
+      p.then(done, done);
+      return p;
+    };
+  }
+  const send0 = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.send = function (...args) {
+    state.pending += 1;
+    this.addEventListener('loadend', done, { once: true });
+    return send0.apply(this, args);
+  };
+  // a cross-document navigation started by the page (link, form, location): the document will go away
+  // (a cancelled navigation, e.g. a 204 response, stops counting after 2 s)
+  if (window.navigation) {
+    window.navigation.addEventListener('navigate', (e) => {
+      if (!e.destination.sameDocument && !e.downloadRequest) state.navigating = performance.now();
+    });
+  }
+  const finite = (a) => {
+    if (a.playState !== 'running') return false;
+    const end = a.effect && a.effect.getComputedTiming().endTime;
+    return Number.isFinite(end);
+  };
+  const busy = (quiet) => {
+    if (state.navigating && performance.now() - state.navigating < 2000) return 'navigation';
+    if (document.readyState !== 'complete') return 'loading';
+    if (state.pending > 0) return 'network';
+    if (performance.now() - state.lastMutation < quiet) return 'dom';
+    if (document.getAnimations && document.getAnimations().some(finite)) return 'animation';
+    return null;
+  };
+  const describe = (el) => {
+    let name = el.tagName.toLowerCase();
+    if (el.id) name += '#' + el.id;
+    const label = (el.getAttribute('aria-label') || el.innerText || el.value || '').trim().slice(0, 40);
+    return label ? `${name} "${label}"` : name;
+  };
+  window.__guiAgent = {
+    state,
+    settle: (quiet, timeout) => new Promise((resolve) => {
+      const t0 = performance.now();
+      const check = () => {
+        const b = busy(quiet);
+        if (!b || performance.now() - t0 >= timeout) resolve({ busy: b, ms: performance.now() - t0 });
+        else setTimeout(check, 10);
+      };
+      check();
+    }),
+    hit: (x, y) => {
+      const el = document.elementFromPoint(x, y);
+      if (!el) return null;
+      const r = el.getBoundingClientRect();
+      return { box: [r.left, r.top, r.right, r.bottom], name: describe(el) };
+    },
+  };
+})();
