@@ -158,9 +158,6 @@ class Agent:
         )
         for attempt in retrying:
             with attempt:
-                previous = attempt.retry_state.outcome
-                if previous is not None and previous.failed:
-                    feedback = str(previous.exception())
                 t = time.perf_counter()
                 prompt = build_prompt(
                     episode.tool, episode.instruction, episode.history, list(episode.images), geometry.model,
@@ -177,13 +174,14 @@ class Agent:
                     action = self._parse(episode.tool, generation.text, tried)
                     command = to_command(action, geometry)
                     timings["parse"] = timings.get("parse", 0) + time.perf_counter() - t
-                    record.update(_action_record(action, command))
+                    tried["action"] = action.to_json_dict()
                     t = time.perf_counter()
                     outcome = self.env.execute(command)
                     timings["execute"] = time.perf_counter() - t
                 except ModelOutputError as exc:
-                    tried["error"] = str(exc)
+                    tried["error"] = feedback = str(exc)  # the next try's prompt carries it
                     raise
+                record.update(_action_record(action, command))  # only what was really executed
                 record["result"] = {
                     "done": outcome.done, "outcome": outcome.outcome, "reason": outcome.reason, "info": outcome.info,
                 }

@@ -1,0 +1,107 @@
+"""The action schema: validation rules, feedback wording, and the generated function definitions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agent.errors import ActionValidationError
+from agent.geometry import Size
+from agent.prompt import prompt_text, system_prompt
+from tools import COMPUTER_USE, MOBILE_USE
+from tools.schema import function_definition, parameters_schema
+
+NATIVE_COMPUTER_ACTIONS = ["key", "type", "mouse_move", "left_click", "left_click_drag", "right_click", "middle_click",
+                           "double_click", "scroll", "wait", "terminate"]
+NATIVE_MOBILE_ACTIONS = ["key", "click", "long_press", "swipe", "type", "system_button", "open", "wait", "terminate"]
+
+
+def test_native_enums_plus_answer_extension() -> None:
+    assert COMPUTER_USE.action_names == NATIVE_COMPUTER_ACTIONS + ["answer"]
+    assert MOBILE_USE.action_names == NATIVE_MOBILE_ACTIONS + ["answer"]
+
+
+@pytest.mark.parametrize("action", ["left_click", "right_click", "middle_click", "double_click"])
+def test_every_click_takes_an_optional_coordinate(action: str) -> None:
+    assert COMPUTER_USE.validate({"action": action}).points() == {}
+    assert COMPUTER_USE.validate({"action": action, "coordinate": [3, 4]}).points() == {"coordinate": (3.0, 4.0)}
+
+
+@pytest.mark.parametrize(("tool", "args"), [
+    (COMPUTER_USE, {"action": "key", "keys": ["ctrl", "c"]}),
+    (COMPUTER_USE, {"action": "type", "text": "hi"}),
+    (COMPUTER_USE, {"action": "mouse_move", "coordinate": [1, 2]}),
+    (COMPUTER_USE, {"action": "left_click_drag", "coordinate": [1, 2]}),
+    (COMPUTER_USE, {"action": "scroll", "pixels": -300}),
+    (COMPUTER_USE, {"action": "wait", "time": 1.5}),
+    (COMPUTER_USE, {"action": "terminate", "status": "failure"}),
+    (COMPUTER_USE, {"action": "answer", "text": "42"}),
+    (MOBILE_USE, {"action": "key", "text": "volume_up"}),
+    (MOBILE_USE, {"action": "click", "coordinate": [1, 2]}),
+    (MOBILE_USE, {"action": "long_press", "coordinate": [1, 2], "time": 3}),
+    (MOBILE_USE, {"action": "swipe", "coordinate": [1, 2], "coordinate2": [3, 4]}),
+    (MOBILE_USE, {"action": "system_button", "button": "Back"}),
+    (MOBILE_USE, {"action": "open", "text": "Settings"}),
+    (MOBILE_USE, {"action": "answer", "text": "Paris"}),
+])
+def test_valid_actions_round_trip(tool, args) -> None:
+    action = tool.validate(args)
+    assert action.to_json_dict() == {k: (list(v) if isinstance(v, list) else v) for k, v in args.items()} | (
+        {"coordinate": [float(c) for c in args["coordinate"]]} if "coordinate" in args else {}) | (
+        {"coordinate2": [float(c) for c in args["coordinate2"]]} if "coordinate2" in args else {}) | (
+        {"pixels": float(args["pixels"])} if "pixels" in args else {}) | (
+        {"time": float(args["time"])} if "time" in args else {})
+
+
+@pytest.mark.parametrize(("tool", "args", "message"), [
+    (COMPUTER_USE, {"action": "teleport"}, "unknown action 'teleport' for computer_use; use one of: key, type"),
+    (COMPUTER_USE, {"action": "left_click_drag"}, "action 'left_click_drag' needs the field 'coordinate'"),
+    (COMPUTER_USE, {"action": "left_click", "text": "x"}, "does not take the field 'text'; leave it out"),
+    (COMPUTER_USE, {"action": "left_click", "coordinate": [5]}, "field 'coordinate' of action 'left_click' must be [x, y]"),
+    (COMPUTER_USE, {"action": "left_click", "coordinate": [-5, 3]}, "must be [x, y]: two non-negative numbers"),
+    (COMPUTER_USE, {"action": "key", "keys": []}, "field 'keys' of action 'key'"),
+    (COMPUTER_USE, {"action": "terminate", "status": "done"}, "field 'status' of action 'terminate'"),
+    (COMPUTER_USE, {"coordinate": [1, 2]}, 'need an "action" field'),
+    (COMPUTER_USE, ["left_click"], "must be a JSON object"),
+    (MOBILE_USE, {"action": "click"}, "action 'click' needs the field 'coordinate'"),
+    (MOBILE_USE, {"action": "system_button", "button": "Power"}, "field 'button' of action 'system_button'"),
+    (MOBILE_USE, {"action": "left_click", "coordinate": [1, 2]}, "unknown action 'left_click' for mobile_use"),
+])
+def test_validation_errors_say_what_to_fix(tool, args, message: str) -> None:
+    with pytest.raises(ActionValidationError) as exc:
+        tool.validate(args)
+    assert message in str(exc.value)
+
+
+def test_schema_is_generated_in_the_native_shape() -> None:
+    params = parameters_schema(COMPUTER_USE)
+    assert list(params["properties"]) == ["action", "keys", "text", "coordinate", "pixels", "time", "status"]
+    assert params["required"] == ["action"]
+    assert params["properties"]["action"]["enum"] == COMPUTER_USE.action_names
+    assert params["properties"]["coordinate"]["type"] == "array"
+    assert "Required by `action=mouse_move`, `action=left_click_drag`" in params["properties"]["coordinate"]["description"]
+    assert "Optional for `action=left_click`" in params["properties"]["coordinate"]["description"]
+    assert params["properties"]["status"]["enum"] == ["success", "failure"]
+    mobile = parameters_schema(MOBILE_USE)["properties"]
+    assert mobile["button"]["enum"] == ["Back", "Home", "Menu", "Enter"]
+    assert list(mobile) == ["action", "text", "coordinate", "time", "coordinate2", "button", "status"]
+
+
+def test_every_schema_field_is_accepted_by_the_validator() -> None:
+    """What the model is shown and what we accept cannot drift: each action's own fields validate."""
+    for tool in (COMPUTER_USE, MOBILE_USE):
+        for name, cls in zip(tool.action_names, tool.actions):
+            fields = set(cls.model_fields) - {"action"}
+            described = {f for f, p in parameters_schema(tool)["properties"].items() if f"action={name}`" in p.get("description", "")}
+            assert fields == described, name
+
+
+def test_function_definition_and_system_prompt_show_model_resolution() -> None:
+    description = prompt_text()["tools"]["computer_use"]["description"].format(width=1316, height=728)
+    definition = function_definition(COMPUTER_USE, description)
+    assert definition["function"]["name"] == definition["function"]["name_for_human"] == "computer_use"
+    system = system_prompt(COMPUTER_USE, Size(1316, 728))
+    assert "The screen's resolution is 1316x728." in system
+    tools_block = system.split("<tools>\n", 1)[1].split("\n</tools>", 1)[0]
+    assert json.loads(tools_block) == definition
