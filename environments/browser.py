@@ -12,6 +12,7 @@ pending cross-document navigations; the settle waits until all are quiet (bounde
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import os
 import shutil
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     import argparse
 
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
+DEFAULT_VIEWPORT = Size(1280, 720)
 CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic")  # Playwright adds --headless itself
 SETTLE_QUIET_MS = 40  # no DOM mutation for this long counts as settled
@@ -58,7 +60,7 @@ class BrowserEnvironment(EnvironmentBase):
     def __init__(
         self,
         url: str | None = None,
-        viewport: Size = Size(1280, 720),
+        viewport: Size = DEFAULT_VIEWPORT,
         device_scale_factor: float = 1.0,
         headless: bool = True,
         allow_domains: tuple[str, ...] = (),
@@ -125,10 +127,8 @@ class BrowserEnvironment(EnvironmentBase):
                        getattr(self, "_playwright", None)):
             if closer is None:
                 continue
-            try:
+            with contextlib.suppress(Exception):  # already gone is fine when closing
                 (closer.stop if hasattr(closer, "stop") else closer.close)()
-            except Exception:  # noqa: BLE001 - already gone is fine when closing
-                pass
         self._playwright = None
 
     def _mark_gone(self, reason: str) -> None:
