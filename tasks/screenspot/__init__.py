@@ -1,0 +1,128 @@
+"""ScreenSpot v1 / v2 / Pro grounding accuracy of a model, scored like the official scripts.
+
+``gui-agent eval screenspot --data DIR`` reads a local copy (layout detected, see `tasks.screenspot.data`),
+asks the model once per sample (`tasks.screenspot.grounding`) and writes ``OUT/results.jsonl`` (one line
+per sample, resumable), ``OUT/summary.json`` and the standard tables (`tasks.screenspot.report`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.cli import add_model_arguments
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from agent.models.base import Model
+    from tasks.screenspot.data import Dataset, Sample
+    from tasks.screenspot.grounding import QuerySettings
+
+SUMMARY = "summary.json"
+_EVAL_MAX_PIXELS = 12_845_056  # = evaluate.EVAL_MAX_PIXELS; repeated so --help does not import PIL
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, help="directory of a local ScreenSpot v1, v2 or Pro copy")
+    parser.add_argument("--format", default="auto", choices=("auto", "v1", "v2", "pro"),
+                        help="layout of --data (default: detected)")
+    parser.add_argument("--split", action="append", default=[],
+                        help="only these splits: mobile/desktop/web (v1/v2) or annotation file stems (Pro); "
+                             "repeat or comma-separate")
+    parser.add_argument("--images", default=None, help="image directory, when it is not found next to the annotations")
+    parser.add_argument("--language", default="en", choices=("en", "cn"), help="Pro: instruction or instruction_cn")
+    parser.add_argument("--prefill", action=argparse.BooleanOptionalAction, default=True,
+                        help="prefill the answer up to the coordinate, as the ScreenSpot-Pro harness does (default on)")
+    parser.add_argument("--limit", type=int, default=None, help="at most N samples, taken in turn from each split")
+    parser.add_argument("--workers", type=int, default=1, help="requests in flight at once (servers; default 1)")
+    parser.add_argument("--out", default=None, help="results directory (default runs/<time>-screenspot-<data>); "
+                                                   "an existing one is resumed")
+    add_model_arguments(parser)
+    parser.set_defaults(max_pixels=_EVAL_MAX_PIXELS)
+    for action in parser._actions:  # this suite's own default, see README "ScreenSpot"
+        if action.dest == "max_pixels":
+            action.help = (f"largest model-space area (default {_EVAL_MAX_PIXELS} = 16384·28·28, the model's own "
+                           "limit: no downscaling up to 4K; the Pro harness uses 99999999)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from agent.cli import build_model, console, default_out
+    from agent.errors import ConfigError
+    from tasks.screenspot.data import load
+    from tasks.screenspot.grounding import QuerySettings
+
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {args.limit}")
+    splits = [s.strip() for value in args.split for s in value.split(",") if s.strip()]
+    dataset = load(args.data, args.format, splits=splits, language=args.language, images=args.images)
+    out = Path(args.out) if args.out else default_out("screenspot", Path(args.data).name)
+    workers = args.workers
+    if workers > 1 and not args.base_url:
+        console.print("[yellow]--workers > 1 needs a server (--base-url); the in-process model runs one at a time[/]")
+        workers = 1
+    model = build_model(args)
+    settings = QuerySettings(min_pixels=args.min_pixels, max_pixels=args.max_pixels, prefill=args.prefill)
+    try:
+        summary = evaluate(dataset, model, out, settings, workers=workers, limit=args.limit, language=args.language,
+                           console=console)
+    finally:
+        if hasattr(model, "close"):
+            model.close()
+    return 1 if summary["errors"] else 0
+
+
+def evaluate(dataset: Dataset, model: Model, out: str | Path, settings: QuerySettings, *, workers: int = 1,
+             limit: int | None = None, language: str = "en", console: Console | None = None) -> dict[str, Any]:
+    """Score ``model`` on ``dataset`` into ``out`` (resuming what is there); returns the summary."""
+    from rich.console import Console
+
+    from agent.trajectory import write_json_atomic
+    from tasks.screenspot.grounding import ground_sample, run_samples
+    from tasks.screenspot.report import summarise, tables
+
+    console = console or Console(stderr=True)
+    out = Path(out)
+    if dataset.problems:
+        console.print(f"[yellow]{len(dataset.problems)} invalid sample(s) left out:[/]")
+        for line in dataset.problems[:10]:
+            console.print(f"  [yellow]{line}[/]")
+        if len(dataset.problems) > 10:
+            console.print(f"  [yellow]... and {len(dataset.problems) - 10} more (all in {out / SUMMARY})[/]")
+    samples = interleave(dataset.samples, limit)
+    config = {
+        "suite": "screenspot", "data": str(dataset.root.resolve()), "format": dataset.format, "splits": dataset.splits,
+        "language": language, "model": getattr(model, "name", type(model).__name__), "prefill": settings.prefill,
+        "min_pixels": settings.min_pixels, "max_pixels": settings.max_pixels,
+    }
+    records = run_samples(samples, lambda s: ground_sample(model, s, settings), out, config=config,
+                          workers=workers, console=console)
+    summary = summarise(records, dataset.format, problems=dataset.problems, settings=config | {"limit": limit})
+    write_json_atomic(out / SUMMARY, summary)
+    for table in tables(summary):
+        console.print(table)
+    notes = [f"{len(summary['errors'])} failed request(s): run the same command again to retry them"] if summary["errors"] else []
+    notes += [f"{len(summary['skipped'])} unreadable sample(s) skipped"] if summary["skipped"] else []
+    for note in notes:
+        console.print(f"[yellow]{note}[/]")
+    console.print(f"[dim]per-sample results: {out / 'results.jsonl'}; summary: {out / SUMMARY}[/]")
+    return summary
+
+
+def interleave(samples: list[Sample], limit: int | None) -> list[Sample]:
+    """All samples, or ``limit`` of them taken in turn from each split so a quick run covers every split."""
+    if limit is None or limit >= len(samples):
+        return list(samples)
+    by_split: dict[str, list[Sample]] = {}
+    for sample in samples:
+        by_split.setdefault(sample.split, []).append(sample)
+    queues = [iter(v) for v in by_split.values()]
+    chosen: list[Sample] = []
+    while len(chosen) < limit:
+        for queue in queues:
+            if (sample := next(queue, None)) is not None and len(chosen) < limit:
+                chosen.append(sample)
+    return chosen

@@ -1,0 +1,220 @@
+"""Ask the model about one sample the way Qwen2.5-VL is evaluated, score its answer, and run many at once.
+
+The query follows the ScreenSpot-Pro harness's Qwen2.5-VL adapter (reference §5): the ``computer_use``
+system prompt carrying the model-space resolution, the instruction as the user turn, one screenshot
+resized once to model space, greedy decoding, and optionally the assistant turn prefilled up to the
+coordinate. Scoring follows the official scripts: the answer's point (a box's centre) is mapped per axis
+to the original image and is correct iff it lies inside the target box, edges included; an answer with
+no point is wrong and counted as ``wrong_format``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from agent.errors import ConfigError, OutOfRangeError, ParseError
+from agent.geometry import Geometry, ModelPoint, Size
+from agent.imaging import to_model_image
+from agent.models.base import Model
+from agent.parser import parse_point
+from agent.prompt import Prompt, system_prompt
+from tasks.runner import RESULTS, Unit, check_config, finished, load_results
+from tasks.screenspot.data import Sample
+from tools import COMPUTER_USE
+
+# The ScreenSpot-Pro harness's prefill: the model only has to write "x, y]}}\n</tool_call>".
+PREFILL = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": ['
+# 16384·28·28, the model repo's preprocessor_config max (and vLLM's): no downscaling of any v1/v2 image and
+# of all Pro screenshots up to 4K, and a server never resizes our image a second time.
+EVAL_MAX_PIXELS = 12_845_056
+EDGE_TOLERANCE = 1e-6  # pixels: absorbs float noise of the model→image round trip, nothing more
+
+
+@dataclass(frozen=True)
+class QuerySettings:
+    min_pixels: int
+    max_pixels: int = EVAL_MAX_PIXELS
+    prefill: bool = True
+
+
+@dataclass(frozen=True)
+class Score:
+    correctness: str  # "correct" | "wrong" | "wrong_format"
+    point: tuple[float, float] | None  # in original image pixels
+    model_point: tuple[float, float] | None
+    reason: str = ""
+
+
+def build_query(sample_image: Image.Image, instruction: str, settings: QuerySettings) -> tuple[Prompt, Geometry]:
+    """The prompt for one sample and the geometry that maps its answer back to the original image."""
+    size = Size(*sample_image.size)
+    geometry = Geometry.for_screenshot(size, size, min_pixels=settings.min_pixels, max_pixels=settings.max_pixels)
+    image = to_model_image(sample_image, geometry.model)
+    prompt = Prompt(
+        system_prompt(COMPUTER_USE, geometry.model), instruction, (image,), PREFILL if settings.prefill else "",
+        {"model_size": [geometry.model.width, geometry.model.height]},
+    )
+    return prompt, geometry
+
+
+def score(text: str, geometry: Geometry, box: tuple[float, float, float, float]) -> Score:
+    """Correct iff the answer's point, mapped per axis to the original image, is inside ``box`` (edges count)."""
+    try:
+        x, y = parse_point(text)
+    except ParseError as exc:
+        return Score("wrong_format", None, None, str(exc))
+    reason = ""
+    try:
+        p = geometry.to_screen(ModelPoint(x, y))
+        px, py = p.x, p.y
+    except OutOfRangeError as exc:  # the official scripts score it anyway: it can only hit a box on the border
+        px, py = x * geometry.input.width / geometry.model.width, y * geometry.input.height / geometry.model.height
+        reason = str(exc)
+    x1, y1, x2, y2 = box
+    inside = x1 - EDGE_TOLERANCE <= px <= x2 + EDGE_TOLERANCE and y1 - EDGE_TOLERANCE <= py <= y2 + EDGE_TOLERANCE
+    return Score("correct" if inside else "wrong", (px, py), (x, y), reason)
+
+
+def ground_sample(model: Model, sample: Sample, settings: QuerySettings) -> dict[str, Any]:
+    """Ask ``model`` about ``sample`` and score the answer; the result record for ``results.jsonl``."""
+    record: dict[str, Any] = {**sample.to_dict(), "prefill": settings.prefill}
+    try:
+        with Image.open(sample.image) as opened:
+            image = opened.convert("RGB")
+    except (OSError, ValueError) as exc:
+        return record | {"outcome": "skipped", "success": False, "reason": f"cannot read the image: {exc}"}
+    box = sample.box
+    if sample.image_size and tuple(sample.image_size) != image.size:
+        # Pro's harness normalises the box by img_size: the same as scaling it to the real image.
+        sx, sy = image.size[0] / sample.image_size[0], image.size[1] / sample.image_size[1]
+        box = (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
+        record["img_size_mismatch"] = {"annotated": list(sample.image_size), "actual": list(image.size)}
+    try:
+        prompt, geometry = build_query(image, sample.instruction, settings)
+    except ValueError as exc:  # e.g. an aspect ratio the model cannot take
+        return record | {"outcome": "skipped", "success": False, "reason": str(exc)}
+    generation = model.generate(prompt)
+    answer = prompt.prefill + generation.text
+    result = score(answer, geometry, box)
+    return record | {
+        "outcome": "success" if result.correctness == "correct" else "failure",
+        "success": result.correctness == "correct",
+        "correctness": result.correctness,
+        "answer": answer,
+        "point": _rounded(result.point),
+        "model_point": _rounded(result.model_point),
+        "image_size": list(image.size),
+        "model_size": [geometry.model.width, geometry.model.height],
+        "box": [round(v, 2) for v in box],
+        "reason": result.reason,
+        "model_seconds": round(generation.seconds, 4),
+    }
+
+
+def _rounded(point: tuple[float, float] | None) -> list[float] | None:
+    return None if point is None else [round(point[0], 3), round(point[1], 3)]
+
+
+def unit(sample: Sample) -> Unit:
+    """The runner's key for a sample: one 'episode' per sample."""
+    return Unit(sample.id, 0, 0)
+
+
+# -- running many ---------------------------------------------------------------------------------------
+def run_samples(
+    samples: Sequence[Sample],
+    ask: Callable[[Sample], dict[str, Any]],
+    out: str | Path,
+    *,
+    config: dict[str, Any],
+    workers: int = 1,
+    console: Console | None = None,
+) -> list[dict[str, Any]]:
+    """Run every sample not yet in ``OUT/results.jsonl`` with ``workers`` threads; all records, old and new.
+
+    The record format, resume rule and option check are `tasks.runner`'s; what this adds is concurrency
+    (a server answers several requests at once) and no per-sample directory (a sample is one request).
+    Samples whose record is an error (the server failed) run again on resume.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    check_config(out, config)
+    done = finished(load_results(out), retry_errors=True)
+    pending = [s for s in samples if unit(s).key not in done]
+    console = console or Console(stderr=True)
+    if len(pending) < len(samples):
+        console.print(f"[dim]{out}: {len(samples) - len(pending)} of {len(samples)} samples already scored; skipped[/]")
+    _end_torn_line(out / RESULTS)
+    seen = len(samples) - len(pending)
+    correct = sum(bool(done[unit(s).key].get("success")) for s in samples if unit(s).key in done)
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="screenspot")
+    with open(out / RESULTS, "a", encoding="utf-8") as log, _progress(console) as progress:
+        bar = progress.add_task("screenspot", total=len(samples), completed=len(samples) - len(pending), acc="")
+        queue = iter(pending)
+        running: dict[Future, Sample] = {}
+        try:
+            while True:
+                while len(running) < 2 * max(1, workers) and (sample := next(queue, None)) is not None:
+                    running[pool.submit(_timed, ask, sample)] = sample
+                if not running:
+                    break
+                finished_now, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished_now:
+                    sample = running.pop(future)
+                    record = future.result()  # re-raises ConfigError / KeyboardInterrupt only
+                    log.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+                    log.flush()
+                    os.fsync(log.fileno())
+                    done[unit(sample).key] = record
+                    correct += bool(record.get("success"))
+                    seen += 1
+                    progress.update(bar, advance=1, acc=f"{correct / seen:.1%} correct so far")
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return [done[unit(s).key] for s in samples if unit(s).key in done]
+
+
+def _timed(ask: Callable[[Sample], dict[str, Any]], sample: Sample) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        result = dict(ask(sample))
+    except (ConfigError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - one failed request must not end the evaluation; it reruns on resume
+        result = {**sample.to_dict(), "outcome": "error", "success": False, "reason": f"{type(exc).__name__}: {exc}"}
+    key = unit(sample)
+    return {
+        "task": key.task, "episode": key.episode, "seed": key.seed, **result, "dir": None,
+        "seconds": round(time.perf_counter() - started, 3),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _end_torn_line(path: Path) -> None:
+    """A run killed mid-write leaves a line without its newline; start the next record on its own line."""
+    if path.is_file() and path.stat().st_size:
+        with open(path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            last = f.read(1)
+        if last != b"\n":
+            with open(path, "a", encoding="utf-8") as f:
+                f.write("\n")
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("[dim]{task.fields[acc]}"), console=console, transient=False,
+    )

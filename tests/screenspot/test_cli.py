@@ -1,0 +1,71 @@
+"""`gui-agent eval screenspot` end to end over the real HTTP path (a loopback OpenAI-compatible server)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from agent.cli import main
+from agent.models.testing import ScriptedServer
+from tasks.screenspot.grounding import PREFILL
+from tests.screenspot.conftest import answer, make_pro, make_v1
+
+
+def _grounder(targets, *, prefill: bool):
+    by_instruction = {t.instruction: t for t in targets}
+
+    def reply(body: dict) -> str:
+        user = next(m for m in body["messages"] if m["role"] == "user")
+        instruction = next(c["text"] for c in user["content"] if c["type"] == "text")
+        target = by_instruction[instruction]
+        system = body["messages"][0]["content"]
+        assert re.search(r"The screen's resolution is \d+x\d+\.", system)
+        return answer(target.center, target.size, prefill=prefill)
+
+    return reply
+
+
+def test_cli_prefilled_over_http_with_workers(tmp_path: Path, capsys) -> None:
+    targets = make_pro(tmp_path / "pro")
+    with ScriptedServer(_grounder(targets, prefill=True), latency=0.05) as server:
+        code = main(["eval", "screenspot", "--data", str(tmp_path / "pro"), "--base-url", server.base_url,
+                     "--model", "qwen", "--out", str(tmp_path / "out"), "--workers", "4"])
+    assert code == 0
+    body = server.requests[0]
+    assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
+    assert body["messages"][-1] == {"role": "assistant", "content": PREFILL} and body["temperature"] == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["overall"]["all"]["accuracy"] == 1.0 and summary["scored"] == len(targets)
+    assert summary["settings"]["max_pixels"] == 12_845_056
+    err = capsys.readouterr().err
+    assert "Pro by group" in err and "Pro by application" in err
+
+
+def test_cli_no_prefill_limit_and_split(tmp_path: Path) -> None:
+    targets = make_v1(tmp_path / "v1")
+    with ScriptedServer(_grounder(targets, prefill=False)) as server:
+        code = main(["eval", "screenspot", "--data", str(tmp_path / "v1"), "--base-url", server.base_url,
+                     "--model", "qwen", "--out", str(tmp_path / "out"), "--no-prefill", "--split", "mobile,web",
+                     "--limit", "3", "--max-pixels", "200000"])
+    assert code == 0
+    assert all("continue_final_message" not in r and r["messages"][-1]["role"] == "user" for r in server.requests)
+    records = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert [r["split"] for r in records] == ["mobile", "web", "mobile"] and all(r["success"] for r in records)
+    assert all(r["model_size"][0] * r["model_size"][1] <= 200_000 for r in records)
+
+
+def test_cli_bad_layout_exits_2_with_the_problem(tmp_path: Path, capsys) -> None:
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "app.json").write_text("[1, 2")
+    code = main(["eval", "screenspot", "--data", str(tmp_path), "--base-url", "http://127.0.0.1:9/v1", "--model", "q"])
+    assert code == 2
+    assert "app.json is not valid JSON" in capsys.readouterr().err
+
+
+def test_cli_server_down_exits_2(tmp_path: Path, capsys) -> None:
+    make_v1(tmp_path / "v1")
+    code = main(["eval", "screenspot", "--data", str(tmp_path / "v1"), "--base-url", "http://127.0.0.1:9/v1",
+                 "--model", "q", "--out", str(tmp_path / "out"), "--timeout", "2"])
+    assert code == 2
+    assert "cannot reach the model server" in capsys.readouterr().err
