@@ -42,13 +42,14 @@ COMMANDS = {
 
 
 def _module(name: str) -> ModuleType | None:
-    """The registered module, or None when it is not part of this installation."""
+    """The registered module, or None when it is not part of this installation (or not a command module)."""
     try:
-        return importlib.import_module(name)
+        module = importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name and name.startswith(exc.name):
             return None
         raise
+    return module if hasattr(module, "add_arguments") else None
 
 
 # -- shared option groups ----------------------------------------------------------------------------

@@ -143,7 +143,8 @@ class Agent:
             episode.answer = action.text
         if action.action == "terminate":
             return EpisodeResult(
-                action.status, f"the model terminated with status {action.status}", episode.steps, episode.answer
+                action.status, f"the model terminated with status {action.status}", episode.steps, episode.answer,
+                outcome.info,
             )
         if outcome.done:
             return EpisodeResult(outcome.outcome or "success", outcome.reason, episode.steps, episode.answer, outcome.info)
