@@ -1,0 +1,287 @@
+"""The X11 desktop: mss captures the screen, pyautogui drives mouse and keys, `Typist` types text.
+
+Three spaces stay apart: the screenshot (mss pixels of one monitor), the input space (X11 root-window
+pixels, the same unless a HiDPI setup scales them; the ratio is measured at reset) and the model's
+(the loop resizes). Observation.origin is the monitor's left/top, so multi-monitor clicks land on the
+monitor that was captured. Instead of pyautogui's 100 ms pause after every call, `observe` waits until
+two grabs a quiet interval apart are identical (bounded by ``settle_timeout``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from agent.errors import ConfigError, EnvironmentFailure
+from agent.geometry import Size
+from environments.base import Command, EnvironmentBase, Observation, StepResult
+from environments.x11.display import VirtualDisplay, connect, resolve_display
+
+SCROLL_PIXELS_PER_CLICK = 50  # one wheel click ≈ 3 text lines ≈ 50 px in GTK/Qt/Chromium on X11
+DRAG_STEPS = 8  # motion events between press and release, for apps with a drag threshold
+CLICKS = {"left_click": "left", "right_click": "right", "middle_click": "middle"}
+
+
+def pick_monitor(monitors: list[dict], index: int | None) -> tuple[int, dict]:
+    """mss's monitor ``index`` (0 = the whole virtual screen), or by default the primary, else the first."""
+    if index is None:
+        primary = [i for i, m in enumerate(monitors) if i > 0 and m.get("is_primary")]
+        index = primary[0] if primary else (1 if len(monitors) > 1 else 0)
+    if not 0 <= index < len(monitors):
+        listed = ", ".join(f"{i}: {m['width']}x{m['height']}+{m['left']}+{m['top']}" for i, m in enumerate(monitors))
+        raise ConfigError(f"--monitor {index} does not exist; this display has monitors {listed} (0 = all of them)")
+    return index, monitors[index]
+
+
+class DesktopEnvironment(EnvironmentBase):
+    """An X11 display as an environment. ``display=None`` uses $DISPLAY; ``virtual=Size`` starts an Xvfb.
+
+    ``dry_run`` (a directory) draws each command on the current screenshot into that directory instead
+    of carrying it out.
+    """
+
+    tool = "computer_use"
+
+    def __init__(
+        self,
+        display: str | None = None,
+        *,
+        virtual: Size | None = None,
+        monitor: int | None = None,
+        dry_run: str | Path | None = None,
+        settle_quiet: float = 0.03,
+        settle_timeout: float = 2.0,
+    ) -> None:
+        self.virtual = VirtualDisplay(virtual) if virtual else None
+        try:
+            self.display_name = self.virtual.name if self.virtual else resolve_display(display)
+            self._connect(monitor)
+        except BaseException:
+            self.close()
+            raise
+        self.dry_run = Path(dry_run) if dry_run else None
+        self.settle_quiet, self.settle_timeout = settle_quiet, settle_timeout
+        self._dirty = False
+        self._last: Observation | None = None
+        self._steps = 0
+
+    def _connect(self, monitor: int | None) -> None:
+        import mss
+
+        self._saved_env = {k: os.environ.get(k) for k in ("DISPLAY", "XAUTHORITY")}
+        if self.virtual:
+            os.environ.update(self.virtual.environ())  # pyautogui reads them on import; children inherit
+        self.xdisplay = connect(self.display_name)
+        os.environ["DISPLAY"] = self.display_name
+        self.gui = _pyautogui(self.xdisplay)
+        from environments.x11.keyboard import Typist
+
+        self.typist = Typist(self.xdisplay)
+        self.sct = mss.MSS(display=self.display_name)
+        self.monitor_index, self.monitor = pick_monitor(self.sct.monitors, monitor)
+        self._measure()
+
+    def _measure(self) -> None:
+        """Input space vs screenshot pixels: X root size over mss's whole-screen size (1.0 unless scaled)."""
+        root = self.xdisplay.screen()
+        whole = self.sct.monitors[0]
+        self.scale = (root.width_in_pixels / whole["width"], root.height_in_pixels / whole["height"])
+        m, (sx, sy) = self.monitor, self.scale
+        self.input_size = Size(round(m["width"] * sx), round(m["height"] * sy))
+        self.origin = (round(m["left"] * sx), round(m["top"] * sy))
+
+    # -- Environment ----------------------------------------------------------------------------------
+    def reset(self) -> Observation:
+        self._measure()
+        self._dirty = False
+        return self.observe()
+
+    def observe(self) -> Observation:
+        shot = self._settled_grab() if self._dirty else self._grab()
+        self._dirty = False
+        from PIL import Image
+
+        image = Image.frombuffer("RGB", shot.size, shot.raw, "raw", "BGRX", 0, 1)
+        x, y = self._pointer()
+        info = {"display": self.display_name, "monitor": self.monitor_index, "cursor": [x, y]}
+        self._last = Observation(image, self.input_size, self.origin, info)
+        return self._last
+
+    def execute(self, command: Command) -> StepResult:
+        name = command.name
+        if name in ("terminate", "answer"):
+            return StepResult()
+        if name == "wait":
+            time.sleep(command.action.time)
+            self._dirty = True
+            return StepResult()
+        if self.dry_run is not None:
+            return self._draw_dry_run(command)
+        try:
+            self._carry_out(command)
+        except (OSError, ConnectionError) as exc:
+            raise EnvironmentFailure(f"the X server {self.display_name} went away: {exc}") from exc
+        except Exception as exc:
+            if type(exc).__module__.startswith("Xlib"):
+                raise EnvironmentFailure(f"the X server {self.display_name} failed: {exc!r}") from exc
+            raise
+        self._dirty = True
+        return StepResult()
+
+    def _carry_out(self, command: Command) -> None:
+        gui, name, point = self.gui, command.name, command.point
+        xy = point.pixel() if point is not None else None
+        if name in CLICKS or name == "double_click":
+            if xy:
+                gui.moveTo(*xy)
+            if name == "double_click":
+                gui.doubleClick()
+            else:
+                gui.click(button=CLICKS[name])
+        elif name == "mouse_move":
+            gui.moveTo(*xy)
+        elif name == "left_click_drag":
+            self._drag(xy)
+        elif name == "scroll":
+            if xy:
+                gui.moveTo(*xy)
+            gui.scroll(wheel_clicks(command.scroll_pixels or 0))
+        elif name == "type":
+            self.typist.type(command.action.text)
+        elif name == "key":
+            from environments.x11.keyboard import key_names
+
+            names = key_names(command.action.keys, gui._pyautogui_x11.keyboardMapping)
+            for key in names:
+                gui.keyDown(key)
+            for key in reversed(names):
+                gui.keyUp(key)
+        else:
+            from agent.errors import ActionValidationError
+
+            raise ActionValidationError(f"action {name!r} is not available on the desktop")
+
+    def _drag(self, end: tuple[int, int]) -> None:
+        """Press at the cursor, move in steps (apps ignore one big jump), release at ``end``."""
+        x0, y0 = self._pointer()
+        self.gui.mouseDown(button="left")
+        for i in range(1, DRAG_STEPS + 1):
+            self.gui.moveTo(round(x0 + (end[0] - x0) * i / DRAG_STEPS), round(y0 + (end[1] - y0) * i / DRAG_STEPS))
+        self.gui.mouseUp(button="left")
+
+    def close(self) -> None:
+        for step in (lambda: self.typist.restore(), lambda: self.sct.close(), lambda: self.xdisplay.close()):
+            with contextlib.suppress(Exception):  # closing a display that is already gone
+                step()
+        if getattr(self, "virtual", None):
+            self.virtual.stop()
+            self.virtual = None
+        for key, value in getattr(self, "_saved_env", {}).items():  # leave the process as we found it
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env = {}
+
+    def describe(self) -> dict[str, Any]:
+        m = self.monitor
+        return {
+            "kind": "desktop",
+            "display": self.display_name,
+            "virtual": str(self.virtual.size) if self.virtual else None,
+            "monitor": self.monitor_index,
+            "monitor_geometry": [m["left"], m["top"], m["width"], m["height"]],
+            "input_size": str(self.input_size),
+            "scale": list(self.scale),
+            "dry_run": str(self.dry_run) if self.dry_run else None,
+            "scroll_pixels_per_click": SCROLL_PIXELS_PER_CLICK,
+        }
+
+    # -- screen ---------------------------------------------------------------------------------------
+    def _grab(self):
+        try:
+            return self.sct.grab(self.monitor)
+        except Exception as exc:  # mss.ScreenShotError, Xlib IO errors
+            raise EnvironmentFailure(f"cannot capture the screen of {self.display_name}: {exc}") from exc
+
+    def _settled_grab(self):
+        """Grab until two grabs ``settle_quiet`` apart agree, or ``settle_timeout`` passes."""
+        deadline = time.monotonic() + self.settle_timeout
+        shot = self._grab()
+        while time.monotonic() < deadline:
+            time.sleep(self.settle_quiet)
+            again = self._grab()
+            if again.raw == shot.raw:
+                return again
+            shot = again
+        return shot
+
+    def _pointer(self) -> tuple[int, int]:
+        data = self.xdisplay.screen().root.query_pointer()
+        return data.root_x, data.root_y
+
+    def _draw_dry_run(self, command: Command) -> StepResult:
+        from environments.x11.dryrun import draw_command
+
+        self._steps += 1
+        last = self._last or self.observe()
+        image = draw_command(last.screenshot, command, self.origin, self.scale, self._pointer())
+        self.dry_run.mkdir(parents=True, exist_ok=True)
+        path = self.dry_run / f"{self._steps:04d}-{command.name}.png"
+        image.save(path)
+        return StepResult(info={"dry_run": str(path)})
+
+
+def wheel_clicks(pixels: float) -> int:
+    """Scroll pixels (positive = up) as wheel clicks, at least one click for any non-zero amount."""
+    if not pixels:
+        return 0
+    return int(math.copysign(max(1, round(abs(pixels) / SCROLL_PIXELS_PER_CLICK)), pixels))
+
+
+def _pyautogui(xdisplay):
+    """pyautogui bound to ``xdisplay``, with its 100 ms pause and corner fail-safe off.
+
+    pyautogui opens its own connection to $DISPLAY on first import; a later environment on another
+    display re-points it (the keycodes it computed are those of the standard keymap every Xvfb shares).
+    """
+    try:
+        import pyautogui
+    except Exception as exc:  # XauthError / DisplayConnectionError from its import-time connection
+        raise ConfigError(f"pyautogui cannot connect to the X display: {exc!r}. Check DISPLAY and XAUTHORITY.") from None
+    pyautogui.PAUSE = 0
+    pyautogui.FAILSAFE = False  # the model may legitimately click a corner; stop a run with Ctrl-C
+    pyautogui.MINIMUM_DURATION = 0
+    pyautogui._pyautogui_x11._display = xdisplay
+    return pyautogui
+
+
+# -- CLI ------------------------------------------------------------------------------------------------
+def add_arguments(group) -> None:
+    group.add_argument("--display", default=None, help="X display to attach to, e.g. :0 (default: $DISPLAY)")
+    group.add_argument("--virtual-display", default=None, metavar="WxH",
+                       help="start a private Xvfb of this size for the run (headless machines, CI)")
+    group.add_argument("--monitor", type=int, default=None,
+                       help="monitor to capture and act on: 1, 2, ... (default: the primary, else the first); "
+                            "0 = the whole virtual screen")
+    group.add_argument("--dry-run", action="store_true",
+                       help="draw each action on the screenshot (into <out>/dry-run/) instead of doing it")
+
+
+def from_args(args) -> DesktopEnvironment:
+    if args.virtual_display and args.display:
+        raise ConfigError("use either --virtual-display WxH (a private Xvfb) or --display :N (a running server)")
+    try:
+        virtual = Size.parse(args.virtual_display) if args.virtual_display else None
+    except ValueError as exc:
+        raise ConfigError(f"--virtual-display: {exc}") from None
+    dry_run = None
+    if args.dry_run:
+        from datetime import datetime
+
+        dry_run = Path(args.out) / "dry-run" if args.out else Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-dry-run"
+    return DesktopEnvironment(args.display, virtual=virtual, monitor=args.monitor, dry_run=dry_run)

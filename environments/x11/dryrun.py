@@ -1,0 +1,57 @@
+"""``--dry-run``: what a command would do, drawn on the screenshot it would act on."""
+
+from __future__ import annotations
+
+from PIL import Image, ImageDraw
+
+from environments.base import Command
+
+RED, BLUE = (230, 30, 30), (30, 90, 230)
+
+
+def draw_command(
+    screenshot: Image.Image,
+    command: Command,
+    origin: tuple[int, int],
+    scale: tuple[float, float],
+    cursor: tuple[int, int],
+) -> Image.Image:
+    """A copy of ``screenshot`` with the command's points (input space) marked and the action written."""
+    image = screenshot.convert("RGB").copy()
+    draw = ImageDraw.Draw(image)
+
+    def px(x: float, y: float) -> tuple[float, float]:
+        return (x - origin[0]) / scale[0], (y - origin[1]) / scale[1]
+
+    start = px(*cursor)
+    point = px(command.point.x, command.point.y) if command.point else None
+    if command.name == "left_click_drag" and point:
+        draw.line([start, point], fill=BLUE, width=3)
+        _ring(draw, start, BLUE)
+    target = point or (start if command.name.endswith("click") or command.name == "scroll" else None)
+    if target:
+        _ring(draw, target, RED)
+    label = _label(command)
+    where = target or (8, 8)
+    x, y = min(where[0] + 14, image.width - 8 * len(label) - 4), max(4, where[1] - 24)
+    draw.rectangle([x - 3, y - 2, x + 7 * len(label) + 3, y + 14], fill=(255, 255, 255))
+    draw.text((x, y), label, fill=RED)
+    return image
+
+
+def _ring(draw: ImageDraw.ImageDraw, centre: tuple[float, float], colour: tuple[int, int, int]) -> None:
+    x, y = centre
+    draw.ellipse([x - 10, y - 10, x + 10, y + 10], outline=colour, width=3)
+    draw.line([x - 14, y, x + 14, y], fill=colour, width=1)
+    draw.line([x, y - 14, x, y + 14], fill=colour, width=1)
+
+
+def _label(command: Command) -> str:
+    action = command.action
+    if command.name == "type":
+        return f"type {action.text!r}"[:80]
+    if command.name == "key":
+        return "key " + "+".join(action.keys)
+    if command.name == "scroll":
+        return f"scroll {action.pixels:+g} px"
+    return command.name
