@@ -1,0 +1,179 @@
+"""A tiny random Qwen2.5-VL saved like a real checkpoint, for tests and benchmarks (no hub, no network).
+
+Same architecture, processor and special tokens as the real model, a few hundred kilobytes of random
+weights: loading it exercises the real code path (config, tokenizer, processor, vision tower, M-RoPE,
+generate) while its answers are noise. Build once per session with `build_tiny_qwen25vl(path)`.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import tomllib
+
+SPECIAL_TOKENS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+]
+PLAIN_ADDED_TOKENS = ["<tool_call>", "</tool_call>"]  # added but not special in Qwen's tokenizer: kept on decode
+
+# Qwen2.5-VL's own chat template, shortened to what its processor needs (images, videos, text turns).
+CHAT_TEMPLATE = (
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
+    "{% set image_count.value = image_count.value + 1 %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'video' or 'video' in content %}"
+    "{% set video_count.value = video_count.value + 1 %}<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def _corpus() -> list[str]:
+    """Text the BPE learns merges from: our prompt files and typical answers."""
+    texts = []
+    for name in ("qwen25vl.toml", "tasks.toml"):
+        try:
+            data = tomllib.loads(resources.files("agent.prompts").joinpath(name).read_text("utf-8"))
+        except FileNotFoundError:
+            continue
+        texts += _strings(data)
+    texts += [
+        '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [640, 360]}}\n</tool_call>',
+        '{"name": "mobile_use", "arguments": {"action": "swipe", "coordinate": [10, 20], "coordinate2": [30, 40]}}',
+        '```json\n[{"bbox_2d": [12, 34, 56, 78], "label": "button"}]\n```',
+        "The screenshot shows a browser window with a search box, a sign-in button and a list of results.",
+        "0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ .,;:!?'\"()[]{}<>/\\|-_=+*&^%$#@~`",
+    ]
+    return texts * 4
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def build_tokenizer(path: Path, vocab_size: int = 512):
+    """A byte-level BPE with Qwen's special tokens, saved as ``tokenizer.json`` + config in ``path``."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        special_tokens=[],
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(_corpus(), trainer)
+    tokenizer.add_special_tokens(SPECIAL_TOKENS)  # ids after the learned vocabulary, as in Qwen
+    tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in PLAIN_ADDED_TOKENS])
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        extra_special_tokens={"image_token": "<|image_pad|>", "video_token": "<|video_pad|>"},
+    )
+    fast.save_pretrained(path)
+    return fast
+
+
+def build_tiny_qwen25vl(path: str | Path, *, dtype: str = "float32", seed: int = 0) -> Path:
+    """Write a random tiny Qwen2.5-VL checkpoint (model, processor, tokenizer, chat template) to ``path``.
+
+    Text: hidden 64, 2 layers; vision: depth 2, hidden 32. ``dtype`` is recorded in config.json (tests
+    of the dtype rules write ``float16`` here).
+    """
+    import torch
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2VLImageProcessorPil
+
+    from agent.geometry import MAX_PIXELS, MIN_PIXELS
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer(path)
+    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
+    config = Qwen2_5_VLConfig(
+        text_config={
+            "vocab_size": len(tokenizer),
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 4096,
+            "max_window_layers": 2,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [2, 3, 3]},
+            "bos_token_id": ids["<|endoftext|>"],
+            "eos_token_id": ids["<|im_end|>"],
+            "pad_token_id": ids["<|endoftext|>"],
+        },
+        vision_config={
+            "depth": 2,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_heads": 2,
+            "out_hidden_size": 64,
+            "fullatt_block_indexes": [1],
+            "window_size": 112,
+            "tokens_per_second": 2,
+        },
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+        bos_token_id=ids["<|endoftext|>"],
+        eos_token_id=ids["<|im_end|>"],
+        pad_token_id=ids["<|endoftext|>"],
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(seed)
+    model = Qwen2_5_VLForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    model.save_pretrained(path)
+    _set_dtype(path, dtype)
+
+    image_processor = Qwen2VLImageProcessorPil(size={"shortest_edge": MIN_PIXELS, "longest_edge": MAX_PIXELS})
+    image_processor.save_pretrained(path)
+    processor_config = {"processor_class": "Qwen2_5_VLProcessor"}
+    (path / "processor_config.json").write_text(json.dumps(processor_config, indent=2))
+    (path / "chat_template.jinja").write_text(CHAT_TEMPLATE)
+    return path
+
+
+def _set_dtype(path: Path, dtype: str) -> None:
+    """Record ``dtype`` in config.json the way checkpoints on the hub do (both spellings)."""
+    config_file = path / "config.json"
+    config = json.loads(config_file.read_text())
+    config["dtype"] = dtype
+    config["torch_dtype"] = dtype
+    for sub in ("text_config", "vision_config"):
+        if isinstance(config.get(sub), dict):
+            config[sub]["dtype"] = dtype
+    config_file.write_text(json.dumps(config, indent=2))

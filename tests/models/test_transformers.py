@@ -1,0 +1,246 @@
+"""TransformersModel on a tiny random Qwen2.5-VL: the real loading, processor and generate path."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+
+import pytest
+import torch
+from PIL import Image
+
+from agent.errors import ConfigError
+from agent.geometry import MAX_PIXELS, MIN_PIXELS, Geometry, Size
+from agent.imaging import to_model_image
+from agent.loop import Agent, AgentConfig
+from agent.models.transformers import TransformersModel, resolve_dtype
+from agent.prompt import Prompt
+from agent.trajectory import Trajectory, TrajectoryWriter
+from environments.canvas import CanvasEnvironment
+
+SCREENS = [Size(1920, 1080), Size(1280, 720), Size(1080, 2400), Size(390, 844)]
+LIMITS = [(MIN_PIXELS, MAX_PIXELS), (MIN_PIXELS, 256 * 28 * 28), (256 * 28 * 28, 16384 * 28 * 28), (MIN_PIXELS, 64 * 28 * 28)]
+
+
+def screenshot(size: Size) -> Image.Image:
+    image = Image.new("RGB", (size.width, size.height), (236, 239, 244))
+    image.paste((255, 0, 255), (size.width // 3, size.height // 3, size.width // 3 + 40, size.height // 3 + 30))
+    return image
+
+
+def test_loads_and_generates_with_counts(tiny_model):
+    geometry = Geometry.for_screenshot(Size(1280, 720))
+    image = to_model_image(screenshot(Size(1280, 720)), geometry.model)
+    generation = tiny_model.generate(Prompt("You are a helpful assistant.", "Click the square.", (image,)))
+    assert isinstance(generation.text, str)
+    assert generation.image_tokens == geometry.image_tokens == 46 * 26
+    assert generation.prompt_tokens > generation.image_tokens
+    assert 1 <= generation.completion_tokens <= 16
+    assert generation.seconds > 0
+    assert "<|im_end|>" not in generation.text
+    info = tiny_model.describe()
+    assert info["backend"] == "transformers" and info["dtype"] == "float32"
+    assert info["image_processor"] == "Qwen2VLImageProcessorPil"
+
+
+def test_greedy_decoding_is_deterministic(tiny_model):
+    prompt = Prompt("", "Describe.", (screenshot(Size(280, 196)),))
+    assert tiny_model.generate(prompt).text == tiny_model.generate(prompt).text
+
+
+@pytest.mark.parametrize("size", SCREENS, ids=str)
+@pytest.mark.parametrize("limits", LIMITS, ids=lambda v: f"{v[0]}-{v[1]}")
+def test_model_space_is_the_processor_grid(tiny_model, size, limits):
+    """Our resize, then the processor's: image_grid_thw * 14 is exactly the image we sent."""
+    geometry = Geometry.for_screenshot(size, min_pixels=limits[0], max_pixels=limits[1])
+    image = to_model_image(screenshot(size), geometry.model)
+    inputs, tokens = tiny_model._image_inputs(Prompt("", "x", (image,)))
+    _, gh, gw = inputs["image_grid_thw"][0].tolist()
+    assert (gw * 14, gh * 14) == (geometry.model.width, geometry.model.height)
+    assert tokens == geometry.image_tokens
+    assert (inputs["input_ids"][0] == tiny_model.processor.image_token_id).sum().item() == tokens
+
+
+@pytest.mark.parametrize("size", SCREENS, ids=str)
+@pytest.mark.parametrize("limits", LIMITS, ids=lambda v: f"{v[0]}-{v[1]}")
+def test_our_smart_resize_agrees_with_the_processors_own_resize(tiny_model, size, limits):
+    """Un-resized screenshots through the HF image processor land on our smart_resize size."""
+    out = tiny_model.processor.image_processor(
+        [screenshot(size)], size={"shortest_edge": limits[0], "longest_edge": limits[1]}, return_tensors="np"
+    )
+    _, gh, gw = out["image_grid_thw"][0].tolist()
+    geometry = Geometry.for_screenshot(size, min_pixels=limits[0], max_pixels=limits[1])
+    assert (gw * 14, gh * 14) == (geometry.model.width, geometry.model.height)
+
+
+def test_known_sizes_from_the_reference():
+    assert Geometry.for_screenshot(Size(1920, 1080), max_pixels=16384 * 784).model == Size(1932, 1092)
+    assert Geometry.for_screenshot(Size(1920, 1080)).model == Size(1316, 728)
+    assert Geometry.for_screenshot(Size(1080, 2400), max_pixels=16384 * 784).model == Size(1092, 2408)
+    assert Geometry.for_screenshot(Size(1280, 720)).model == Size(1288, 728)
+
+
+def test_an_image_the_processor_would_resize_is_refused(tiny_model):
+    with pytest.raises(ValueError, match="not a multiple of 28"):
+        tiny_model.generate(Prompt("", "x", (Image.new("RGB", (1280, 720)),)))
+
+
+def test_prefill_is_rendered_and_excluded_from_the_text(tiny_model):
+    image = screenshot(Size(280, 196))
+    plain = tiny_model.generate(Prompt("", "Click.", (image,)))
+    prefill = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": ['
+    prefilled = tiny_model.generate(Prompt("", "Click.", (image,), prefill=prefill))
+    extra = len(tiny_model.processor.tokenizer(prefill, add_special_tokens=False)["input_ids"])
+    assert prefilled.prompt_tokens == plain.prompt_tokens + extra
+    assert not prefilled.text.startswith("<tool_call>")
+    # Greedy continuation: prefilling the first answer tokens yields exactly the rest of the answer.
+    tokenizer = tiny_model.processor.tokenizer
+    ids = tokenizer(plain.text, add_special_tokens=False)["input_ids"]
+    for k in range(min(4, len(ids) - 1), 0, -1):
+        head = tokenizer.decode(ids[:k])
+        if tokenizer(head, add_special_tokens=False)["input_ids"] == ids[:k]:
+            break
+    else:
+        pytest.fail(f"no token prefix of {plain.text!r} round-trips through the tokenizer")
+    saved = tiny_model.max_new_tokens
+    tiny_model.max_new_tokens = 2  # random weights have near-ties: compare the next tokens only
+    try:
+        continued = tiny_model.generate(Prompt("", "Click.", (image,), prefill=head))
+    finally:
+        tiny_model.max_new_tokens = saved
+    assert continued.text and plain.text.startswith(head + continued.text)
+
+
+def test_agent_loop_plumbing_records_every_attempt(tiny_model, tmp_path):
+    """Random weights answer garbage: the episode ends "error" after the retries, all recorded."""
+    config = AgentConfig(max_steps=3, max_retries=2)
+    env = CanvasEnvironment(Size(1280, 720))
+    env.show_target((600, 300, 680, 360))
+    result = Agent(tiny_model, env, config, TrajectoryWriter(tmp_path / "run")).run("click the magenta square")
+    assert result.outcome == "error"
+    assert "3 tries" in result.reason
+    trajectory = Trajectory.load(tmp_path / "run")
+    assert trajectory.run["model"]["backend"] == "transformers"
+    attempts = trajectory.steps[0]["attempts"]
+    assert len(attempts) == 3
+    assert all(isinstance(a["raw"], str) and a.get("error") for a in attempts)
+    assert attempts[0]["feedback"] is None and attempts[1]["feedback"] == attempts[0]["error"]
+    assert trajectory.steps[0]["geometry"]["model"] == [1288, 728]
+    assert trajectory.result["outcome"] == "error"
+
+
+def test_video_prompt_uses_video_inputs(tiny_model):
+    frames = tuple(Image.new("RGB", (336, 224), (40 * i, 120, 60)) for i in range(5))
+    generation = tiny_model.generate(Prompt("", "What happened?", frames, meta={"video": {"fps": 2.0}}))
+    assert generation.image_tokens == 3 * (224 // 28) * (336 // 28)  # 5 frames padded to 6: 3 temporal patches
+    assert generation.prompt_tokens > generation.image_tokens
+
+
+# -- dtype, attention, AWQ, missing weights ----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("asked", "config", "expected"),
+    [
+        ("auto", {"torch_dtype": "float16"}, "bfloat16"),
+        ("auto", {"dtype": "bfloat16"}, "bfloat16"),
+        ("auto", {"text_config": {"dtype": "float16"}}, "bfloat16"),
+        ("auto", {"dtype": "float32"}, "float32"),
+        ("auto", {}, "float32"),
+        ("bf16", {"dtype": "float16"}, "bfloat16"),
+        ("float32", {"dtype": "bfloat16"}, "float32"),
+        ("float16", {"dtype": "bfloat16"}, "float16"),
+    ],
+)
+def test_dtype_rules(asked, config, expected):
+    assert resolve_dtype(asked, config) == expected
+
+
+def test_unknown_dtype_is_a_config_error():
+    with pytest.raises(ConfigError, match="--dtype"):
+        resolve_dtype("int3", {})
+
+
+def test_fp16_checkpoint_loads_as_bf16(tiny_model_dir, tmp_path):
+    path = shutil.copytree(tiny_model_dir, tmp_path / "fp16")
+    config = json.loads((path / "config.json").read_text())
+    config["dtype"] = config["torch_dtype"] = "float16"
+    (path / "config.json").write_text(json.dumps(config))
+    model = TransformersModel(path, max_new_tokens=4)
+    assert model.dtype == "bfloat16"
+    assert next(model.model.parameters()).dtype == torch.bfloat16
+    assert model.generate(Prompt("", "x", (screenshot(Size(280, 196)),))).completion_tokens >= 1
+
+
+def test_flash_attention_without_flash_attn_is_a_config_error(tiny_model_dir):
+    assert importlib.util.find_spec("flash_attn") is None, "this test expects flash-attn not to be installed"
+    with pytest.raises(ConfigError, match="flash-attn"):
+        TransformersModel(tiny_model_dir, attn_implementation="flash_attention_2")
+    with pytest.raises(ConfigError, match="sdpa"):
+        TransformersModel(tiny_model_dir, attn_implementation="fast")
+
+
+def test_awq_checkpoint_without_gptqmodel_names_the_extra(tiny_model_dir, tmp_path):
+    assert importlib.util.find_spec("gptqmodel") is None, "this test expects gptqmodel not to be installed"
+    path = shutil.copytree(tiny_model_dir, tmp_path / "awq")
+    config = json.loads((path / "config.json").read_text())
+    config["quantization_config"] = {"quant_method": "awq", "bits": 4, "group_size": 128, "version": "gemm",
+                                     "modules_to_not_convert": ["visual"]}
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match=r"pip install 'qwen-gui-agent\[awq\]'"):
+        TransformersModel(path)
+
+
+@pytest.fixture
+def empty_hub(tmp_path, monkeypatch):
+    """An empty HF cache and a hub endpoint on a closed loopback port: no real network is ever touched."""
+    import socket
+
+    from huggingface_hub import constants
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    return tmp_path / "hub"
+
+
+def test_uncached_id_with_unreachable_hub_says_how_to_download(empty_hub):
+    with pytest.raises(ConfigError) as info:
+        TransformersModel("Qwen/Qwen2.5-VL-3B-Instruct")
+    message = str(info.value)
+    assert "hf download Qwen/Qwen2.5-VL-3B-Instruct" in message and "huggingface-cli download" in message
+    assert "--base-url" in message and "cannot be reached" in message
+
+
+def test_uncached_id_offline_says_how_to_download(empty_hub, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ConfigError, match="HF_HUB_OFFLINE is set"):
+        TransformersModel("Qwen/Qwen2.5-VL-3B-Instruct")
+
+
+def test_cached_id_loads_without_network(empty_hub, tiny_model_dir):
+    snapshot = empty_hub / "models--tiny--qwen25vl" / "snapshots" / "0123abc"
+    shutil.copytree(tiny_model_dir, snapshot)
+    (empty_hub / "models--tiny--qwen25vl" / "refs").mkdir()
+    (empty_hub / "models--tiny--qwen25vl" / "refs" / "main").write_text("0123abc")
+    model = TransformersModel("tiny/qwen25vl", max_new_tokens=2)
+    assert model.path == snapshot and model.name == "tiny/qwen25vl"
+
+
+def test_cached_config_without_weights_says_how_to_download(empty_hub, tiny_model_dir):
+    snapshot = empty_hub / "models--tiny--broken" / "snapshots" / "0123abc"
+    shutil.copytree(tiny_model_dir, snapshot, ignore=shutil.ignore_patterns("*.safetensors"))
+    (empty_hub / "models--tiny--broken" / "refs").mkdir()
+    (empty_hub / "models--tiny--broken" / "refs" / "main").write_text("0123abc")
+    with pytest.raises(ConfigError, match="hf download tiny/broken"):
+        TransformersModel("tiny/broken")
+
+
+def test_bad_local_paths_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="neither a local directory"):
+        TransformersModel(str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="no config.json"):
+        TransformersModel(tmp_path)
