@@ -86,13 +86,10 @@ class DesktopEnvironment(EnvironmentBase):
         self._measure()
 
     def _measure(self) -> None:
-        """Input space vs screenshot pixels: X root size over mss's whole-screen size (1.0 unless scaled)."""
         root = self.xdisplay.screen()
-        whole = self.sct.monitors[0]
-        self.scale = (root.width_in_pixels / whole["width"], root.height_in_pixels / whole["height"])
-        m, (sx, sy) = self.monitor, self.scale
-        self.input_size = Size(round(m["width"] * sx), round(m["height"] * sy))
-        self.origin = (round(m["left"] * sx), round(m["top"] * sy))
+        self.input_size, self.origin, self.scale = input_space(
+            self.monitor, self.sct.monitors[0], Size(root.width_in_pixels, root.height_in_pixels)
+        )
 
     # -- Environment ----------------------------------------------------------------------------------
     def reset(self) -> Observation:
@@ -134,6 +131,7 @@ class DesktopEnvironment(EnvironmentBase):
 
     def _carry_out(self, command: Command) -> None:
         gui, name, point = self.gui, command.name, command.point
+        gui._pyautogui_x11._display = self.xdisplay  # pyautogui is process-wide; another env may have re-pointed it
         xy = point.pixel() if point is not None else None
         if name in CLICKS or name == "double_click":
             if xy:
@@ -234,6 +232,17 @@ class DesktopEnvironment(EnvironmentBase):
         path = self.dry_run / f"{self._steps:04d}-{command.name}.png"
         image.save(path)
         return StepResult(info={"dry_run": str(path)})
+
+
+def input_space(monitor: dict, whole: dict, root: Size) -> tuple[Size, tuple[int, int], tuple[float, float]]:
+    """The monitor in input space: its size, its origin (left/top) and the input/screenshot ratio.
+
+    The ratio is the X root window's size over the captured whole screen's: 1.0 on plain X11, other
+    values when the capture is scaled relative to input (HiDPI setups, scaled remote displays).
+    """
+    scale = (root.width / whole["width"], root.height / whole["height"])
+    size = Size(round(monitor["width"] * scale[0]), round(monitor["height"] * scale[1]))
+    return size, (round(monitor["left"] * scale[0]), round(monitor["top"] * scale[1])), scale
 
 
 def wheel_clicks(pixels: float) -> int:

@@ -109,13 +109,14 @@ class TkTargetDisplay:
 def wait_for_pixel(env: DesktopEnvironment, xy: tuple[int, int], rgb: tuple[int, int, int], timeout: float = 5) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if env.observe().screenshot.getpixel(xy) == rgb:
+        obs = env.observe()  # xy is in input space; the screenshot starts at the monitor's origin
+        if obs.screenshot.getpixel((xy[0] - obs.origin[0], xy[1] - obs.origin[1])) == rgb:
             return
         time.sleep(0.01)
     raise AssertionError(f"{rgb} never appeared at {xy}")
 
 
-@pytest.fixture(scope="module", params=SIZES)
+@pytest.fixture(scope="session", params=SIZES)
 def desktop(request):
     """(env, app) on a fresh Xvfb of each size; the env started the Xvfb itself (--virtual-display)."""
     env = DesktopEnvironment(virtual=Size.parse(request.param))

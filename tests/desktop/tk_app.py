@@ -42,11 +42,12 @@ class App:
             self.canvas.create_rectangle(*box, fill="#5a8dd6", outline="", tags=(name,))
             self.canvas.create_text((box[0] + box[2]) // 2, (box[1] + box[3]) // 2, text=name, tags=(name,))
         self.handle = self.canvas.create_rectangle(*HANDLE, fill="#2e9e5b", outline="", tags=("handle",))
-        self.target = None
+        self.target = tk.Frame(self.root, bg="#ff00ff", bd=0, highlightthickness=0)
         self.dragging = None
         for seq, kind in (("<Button-1>", "left"), ("<Button-2>", "middle"), ("<Button-3>", "right"),
                           ("<Double-Button-1>", "double")):
             self.canvas.bind(seq, lambda e, k=kind: self.click(e, k))
+            self.target.bind(seq, lambda e, k=kind: self.click(e, k))
         self.canvas.bind("<B1-Motion>", self.motion)
         self.canvas.bind("<ButtonRelease-1>", self.release)
         self.canvas.bind("<Motion>", lambda e: setattr(self, "pointer", (e.x_root, e.y_root)))
@@ -111,14 +112,11 @@ class App:
         if name == "quit":
             self.root.destroy()
             return
-        if name == "target":
-            if self.target is not None:
-                self.canvas.delete(self.target)
-            self.target = self.canvas.create_rectangle(*cmd["box"], fill="#ff00ff", outline="", width=0)
-            self.canvas.coords(self.target, cmd["box"][0], cmd["box"][1], cmd["box"][2], cmd["box"][3])
-        elif name == "clear_target" and self.target is not None:
-            self.canvas.delete(self.target)
-            self.target = None
+        if name == "target":  # a frame above everything else, widgets included
+            self.place(self.target, tuple(cmd["box"]))
+            self.target.lift()
+        elif name == "clear_target":
+            self.target.place_forget()
         elif name == "focus_text":
             self.text.delete("1.0", "end")
             self.text.focus_force()
