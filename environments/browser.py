@@ -68,6 +68,7 @@ class BrowserEnvironment(EnvironmentBase):
         *,
         image_format: str = "jpeg",
         settle_timeout_ms: int = SETTLE_TIMEOUT_MS,
+        browser: Any = None,
     ) -> None:
         if device_scale_factor <= 0:
             raise ConfigError(f"--device-scale-factor must be positive, got {device_scale_factor}")
@@ -84,35 +85,28 @@ class BrowserEnvironment(EnvironmentBase):
         if url and not self.allowed(url):
             raise ConfigError(f"--url {url} is not inside the --allow-domain list {list(self.allow_domains)}; "
                               "add its domain with --allow-domain or start from an allowed page")
-        self._start()
+        self._start(browser)
 
     # -- lifecycle ----------------------------------------------------------------------------------
-    def _start(self) -> None:
-        from playwright.sync_api import sync_playwright
-
-        if not self.headless and not os.environ.get("DISPLAY"):
-            raise ConfigError("--headed needs an X display, but DISPLAY is not set; run without --headed, or "
-                              "start one (e.g. `xvfb-run gui-agent run ...`) or use a desktop session")
-        executable = find_chromium()
-        self._playwright = sync_playwright().start()
-        options: dict[str, Any] = {"headless": self.headless, "args": list(CHROMIUM_ARGS)}
-        if executable:
-            options["executable_path"] = executable
+    def _start(self, shared: Any) -> None:
         context_options = {"viewport": {"width": self.viewport.width, "height": self.viewport.height},
                            "device_scale_factor": self.scale}
-        try:
-            if self.user_data_dir:
-                self.browser = None
-                self.context = self._playwright.chromium.launch_persistent_context(
-                    self.user_data_dir, **options, **context_options)
-            else:
-                self.browser = self._playwright.chromium.launch(**options)
-                self.context = self.browser.new_context(**context_options)
-        except Exception as exc:
-            self._playwright.stop()
-            raise ConfigError(f"could not start Chromium ({executable or 'Playwright bundled'}): {exc}. Install "
-                              "Debian's chromium (`sudo apt-get install chromium`) or run `playwright install "
-                              "chromium`.") from None
+        self._playwright = self.browser = None
+        if shared is not None:  # a browser owned by the caller: this environment owns one context of it
+            self.context = shared.new_context(**context_options)
+        else:
+            self._playwright, options = start_playwright(self.headless)
+            try:
+                if self.user_data_dir:
+                    self.context = self._playwright.chromium.launch_persistent_context(
+                        self.user_data_dir, **options, **context_options)
+                else:
+                    self.browser = self._playwright.chromium.launch(**options)
+                    self.context = self.browser.new_context(**context_options)
+            except Exception as exc:
+                self._playwright.stop()
+                raise _launch_error(options, exc) from None
+        self._owned_browser = shared is None
         self.context.add_init_script(SETTLE_SCRIPT)
         if self.allow_domains:
             self.context.route("**/*", self._route)
@@ -124,7 +118,7 @@ class BrowserEnvironment(EnvironmentBase):
 
     def close(self) -> None:
         for closer in (getattr(self, "context", None), getattr(self, "browser", None),
-                       getattr(self, "_playwright", None)):
+                       getattr(self, "_playwright", None)):  # the shared browser's owner closes it
             if closer is None:
                 continue
             with contextlib.suppress(Exception):  # already gone is fine when closing
@@ -303,8 +297,39 @@ class BrowserEnvironment(EnvironmentBase):
             "kind": "browser", "url": self.url, "viewport": str(self.viewport), "device_scale_factor": self.scale,
             "headless": self.headless, "allow_domains": list(self.allow_domains),
             "user_data_dir": self.user_data_dir, "image_format": self.image_format,
-            "browser_version": self.browser.version if self.browser else None,
+            "browser_version": self.context.browser.version if self.context.browser else None,
         }
+
+
+def start_playwright(headless: bool = True) -> tuple[Any, dict[str, Any]]:
+    """Start Playwright; returns it with the launch options for the Chromium this machine has."""
+    from playwright.sync_api import sync_playwright
+
+    if not headless and not os.environ.get("DISPLAY"):
+        raise ConfigError("--headed needs an X display, but DISPLAY is not set; run without --headed, or "
+                          "start one (e.g. `xvfb-run gui-agent run ...`) or use a desktop session")
+    options: dict[str, Any] = {"headless": headless, "args": list(CHROMIUM_ARGS)}
+    executable = find_chromium()
+    if executable:
+        options["executable_path"] = executable
+    return sync_playwright().start(), options
+
+
+def launch_browser(headless: bool = True) -> tuple[Any, Any]:
+    """(playwright, browser) to share between several environments: ``BrowserEnvironment(browser=...)``.
+    The caller closes the browser and stops playwright."""
+    playwright, options = start_playwright(headless)
+    try:
+        return playwright, playwright.chromium.launch(**options)
+    except Exception as exc:
+        playwright.stop()
+        raise _launch_error(options, exc) from None
+
+
+def _launch_error(options: dict[str, Any], exc: Exception) -> ConfigError:
+    where = options.get("executable_path", "Playwright's bundled Chromium")
+    return ConfigError(f"could not start Chromium ({where}): {str(exc).splitlines()[0]}. Install Debian's "
+                       "chromium (`sudo apt-get install chromium`) or run `playwright install chromium`.")
 
 
 def _navigated(exc: Exception) -> bool:

@@ -43,6 +43,8 @@ EXAMPLES = "ctrl, shift, alt, cmd, enter, esc, tab, space, backspace, delete, up
 def to_playwright_key(name: str) -> str:
     """One model key name as Playwright's; raises `ActionValidationError` when it names no key."""
     if len(name) == 1 and name in _PRINTABLE:
+        if name.isascii() and (name.islower() or name.isdigit()):  # by code, so a held Shift applies
+            return f"Key{name.upper()}" if name.isalpha() else f"Digit{name}"
         return name
     normal = name.strip().lower().replace("_", "").replace("-", "").replace(" ", "")
     for side in ("l", "r"):  # xdotool's Control_L, Shift_R ...

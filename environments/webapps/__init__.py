@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -30,8 +31,13 @@ class _Handler(SimpleHTTPRequestHandler):
         super().end_headers()
 
     def do_GET(self) -> None:
-        if self.path.split("?")[0] == "/state":
+        path, _, query = self.path.partition("?")
+        if path == "/state":
             self._json(self.server.state)
+        elif path == "/delay":  # a slow endpoint, to test that the settle waits for requests in flight
+            ms = float(dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("ms", "0"))
+            time.sleep(min(ms, 5000) / 1000)
+            self._json({"delayed_ms": ms})
         else:
             super().do_GET()
 

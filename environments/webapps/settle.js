@@ -5,6 +5,8 @@
   const watch = () => new MutationObserver(() => { state.lastMutation = performance.now(); })
     .observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
   watch();
+  // scrolling (wheel, keyboard, smooth scroll) moves pixels without a mutation: count it as activity
+  window.addEventListener('scroll', () => { state.lastMutation = performance.now(); }, { capture: true, passive: true });
   // fetch and XHR in flight; a response handler runs before the count drops (one macrotask later)
   const done = () => setTimeout(() => { state.pending -= 1; }, 0);
   const fetch0 = window.fetch;
