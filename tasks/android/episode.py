@@ -1,0 +1,55 @@
+"""Run one Android task episode: set up, let the agent act, score from device state, tear down."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from agent.loop import Agent, AgentConfig
+from agent.models.base import Model
+from agent.trajectory import TrajectoryWriter
+from tasks.android.base import AndroidTask
+from tasks.android.suite import REGISTRY
+from tasks.runner import Unit
+
+
+def run_task(task: AndroidTask, env, model: Model, config: AgentConfig, directory: str | Path) -> dict[str, Any]:
+    """One episode of ``task`` on ``env``; the result dict the suite runner records.
+
+    The step budget is the task's (10 × complexity) unless ``config.max_steps`` is lower. The score is
+    read from the device even when the agent terminated with "failure" (it may be wrong about itself),
+    but not after an environment error (the device may be gone).
+    """
+    task.check_device(env)
+    task.setup(env)
+    try:
+        steps = min(task.max_steps, config.max_steps) if config.max_steps else task.max_steps
+        agent = Agent(model, env, replace(config, max_steps=steps), TrajectoryWriter(directory))
+        result = agent.run(task.goal, run_info={"task": task.id, "params": task.params})
+        reward = task.is_successful(env) if result.outcome != "error" else 0.0
+    finally:
+        if result_ok_to_teardown(locals()):
+            task.teardown(env)
+    return {
+        "outcome": result.outcome if result.outcome == "error" else ("success" if reward >= 1 else "failure"),
+        "agent_outcome": result.outcome, "success": reward >= 1, "reward": reward, "steps": result.steps,
+        "reason": result.reason, "goal": task.goal, "answer": result.answer, "params": task.params,
+    }
+
+
+def result_ok_to_teardown(scope: dict[str, Any]) -> bool:
+    """Tear down unless the device itself failed (then there is nothing to talk to)."""
+    result = scope.get("result")
+    return result is None or result.outcome != "error" or "DeviceUnavailable" not in result.reason
+
+
+class AndroidSuite:
+    """Runs `Unit`s (task id, episode, seed) on one device with one model; ``run`` is the runner's callback."""
+
+    def __init__(self, env, model: Model, config: AgentConfig) -> None:
+        self.env, self.model, self.config = env, model, config
+
+    def run(self, unit: Unit, directory: Path) -> dict[str, Any]:
+        task = REGISTRY[unit.task].sample(unit.seed)
+        return run_task(task, self.env, self.model, self.config, directory)
