@@ -56,13 +56,24 @@ COLLECT_JS = r"""() => {
     if (labelText) return labelText;
     const tag = el.tagName.toLowerCase();
     if (tag === 'input' && ['button', 'submit', 'reset'].includes(el.type)) return clean(el.value);
-    if (tag === 'input' || tag === 'textarea') return clean(el.placeholder || el.title);
+    if ((tag === 'input' || tag === 'textarea') && clean(el.placeholder || el.title)) return clean(el.placeholder || el.title);
     const text = clean(el.innerText);
     if (text) return text;
     const labelled = el.querySelector('[aria-label], img[alt], svg title, [title]');
     if (labelled) return clean(labelled.getAttribute('aria-label') || labelled.getAttribute('alt') ||
                                 labelled.getAttribute('title') || labelled.textContent);
-    return clean(el.title);
+    return clean(el.title) || nearbyText(el);
+  };
+  // An unlabelled control (a switch in a settings row): the first line of the smallest enclosing block
+  // that holds text and no other control, as a person would name it by what is written beside it.
+  const nearbyText = (el) => {
+    let node = el.parentElement;
+    for (let depth = 0; node && depth < 3; depth++, node = node.parentElement) {
+      if (node.querySelectorAll(SELECTOR).length > 1) return '';
+      const line = (node.innerText || '').split('\n').map(clean).find(Boolean);
+      if (line) return line;
+    }
+    return '';
   };
   const shownText = (el) => {
     const tag = el.tagName.toLowerCase();

@@ -13,7 +13,7 @@ from tasks.grounding_set import ANNOTATIONS, MANIFEST, Screen, build
 from tasks.screenspot import evaluate
 from tasks.screenspot.data import load
 from tasks.screenspot.grounding import QuerySettings
-from tests.screenspot.conftest import ScriptedGrounder, answer
+from tests.screenspot.conftest import ScriptedGrounder, centre_oracle
 
 PAGE = Path(__file__).with_name("page.html")
 # instruction -> (element whose box it is, data_type)
@@ -25,7 +25,9 @@ EXPECTED = {
     "Dark mode checkbox": ("#dark-switch", "icon"),  # a hidden checkbox shown through its label
     "Country drop-down": ("#country", "text"),
     "Help link": ("#help", "icon"),
+    "Notifications checkbox": ("#notif-switch", "icon"),  # unlabelled: named by the text beside it
 }
+SHIPPED = Path(__file__).parents[2] / "tasks" / "data" / "grounding-demo"
 
 
 def _dom_boxes(viewport: Size) -> dict[str, dict]:
@@ -68,18 +70,8 @@ def test_the_set_scores_100_percent_with_box_centres(built, tmp_path: Path) -> N
     out, _ = built
     dataset = load(out)
     assert dataset.format == "v2" and dataset.splits == ["web"] and not dataset.problems
-    answers = {}
-    for sample in dataset.samples:
-        x1, y1, x2, y2 = sample.box
-        size = Size(*{"page-800x600.png": (800, 600), "page-640x480.png": (640, 480)}[sample.image.name])
-        answers[(sample.image.name, sample.instruction)] = answer(((x1 + x2) / 2, (y1 + y2) / 2), size, prefill=True)
-
-    def reply(prompt) -> str:
-        name = "page-800x600.png" if prompt.meta["model_size"][0] > 700 else "page-640x480.png"
-        return answers[(name, prompt.user)]
-
-    summary = evaluate(dataset, ScriptedGrounder(reply), tmp_path / "eval", QuerySettings(3136))
-    assert summary["overall"]["all"] == {"correct": 13, "total": 13, "accuracy": 1.0, "wrong_format": 0}
+    summary = evaluate(dataset, ScriptedGrounder(centre_oracle(dataset.samples)), tmp_path / "eval", QuerySettings(3136))
+    assert summary["overall"]["all"] == {"correct": 15, "total": 15, "accuracy": 1.0, "wrong_format": 0}
 
 
 def test_cli_hidpi_and_errors(tmp_path: Path, capsys) -> None:
@@ -96,3 +88,12 @@ def test_cli_hidpi_and_errors(tmp_path: Path, capsys) -> None:
     assert main(["make-grounding-set", "--out", str(tmp_path / "x")]) == 2
     assert main(["make-grounding-set", "--html", str(tmp_path / "missing.html")]) == 2
     assert "isnotafile" in "".join(capsys.readouterr().err.split())
+
+
+def test_shipped_demo_set_is_small_valid_and_scores_100_percent_with_centres(tmp_path: Path) -> None:
+    dataset = load(SHIPPED)
+    assert dataset.format == "v2" and len(dataset.samples) >= 20 and not dataset.problems
+    assert {s.ui_type for s in dataset.samples} == {"text", "icon"}
+    assert sum(p.stat().st_size for p in SHIPPED.rglob("*") if p.is_file()) < 500_000
+    summary = evaluate(dataset, ScriptedGrounder(centre_oracle(dataset.samples)), tmp_path / "eval", QuerySettings(3136))
+    assert summary["overall"]["all"]["accuracy"] == 1.0 and summary["scored"] == len(dataset.samples)
