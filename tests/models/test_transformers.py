@@ -244,3 +244,18 @@ def test_bad_local_paths_are_config_errors(tmp_path):
         TransformersModel(str(tmp_path / "missing"))
     with pytest.raises(ConfigError, match="no config.json"):
         TransformersModel(tmp_path)
+
+
+def test_video_patches_match_the_image_processor_layout(tiny_model):
+    """A 'video' of one frame twice must patchify exactly as the processor does a single image."""
+    import numpy as np
+
+    from agent.models.transformers import video_patches
+
+    rng = np.random.default_rng(0)
+    frame = Image.fromarray(rng.integers(0, 255, (56, 84, 3), dtype=np.uint8))
+    processor = tiny_model.processor.image_processor
+    expected = processor([frame], size={"shortest_edge": 56 * 84, "longest_edge": 56 * 84}, return_tensors="np")
+    patches, grid = video_patches([frame, frame], processor.image_mean, processor.image_std)
+    assert grid == expected["image_grid_thw"][0].tolist()
+    np.testing.assert_allclose(patches, expected["pixel_values"], atol=1e-5)

@@ -1,0 +1,101 @@
+"""What describe, detect and ground share: reading images, the model-space view, mapping and drawing."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+
+from agent.errors import ConfigError
+from agent.geometry import Geometry, Size
+from agent.imaging import to_model_image
+from agent.parser import Box
+
+# Distinct, saturated colours; the first is the one a single grounded element gets.
+PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
+           (240, 50, 230), (210, 245, 60), (0, 128, 128), (170, 110, 40)]
+
+
+def load_image(path: str | Path) -> Image.Image:
+    """An image file as RGB; unreadable files are the user's to fix (exit 2), never a traceback."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.convert("RGB")
+    except FileNotFoundError:
+        raise ConfigError(f"no such image: {path}") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ConfigError(f"cannot read {path} as an image ({exc}); give a PNG, JPEG or WebP file") from None
+
+
+def model_view(image: Image.Image, min_pixels: int, max_pixels: int) -> tuple[Geometry, Image.Image]:
+    """The geometry of ``image`` (input space = its own pixels) and the image at model size (resized once)."""
+    geometry = Geometry.for_screenshot(Size(*image.size), min_pixels=min_pixels, max_pixels=max_pixels)
+    return geometry, to_model_image(image, geometry.model)
+
+
+def box_to_screen(geometry: Geometry, box: Box) -> list[float]:
+    """A model-space box in original pixels, per axis; edges are clipped to the image (models overshoot)."""
+    model, screen = geometry.model, geometry.input
+    sx, sy = screen.width / model.width, screen.height / model.height
+    x1, x2 = (min(max(v, 0.0), model.width) * sx for v in (box.x1, box.x2))
+    y1, y2 = (min(max(v, 0.0), model.height) * sy for v in (box.y1, box.y2))
+    return [round(x1, 1), round(y1, 1), round(x2, 1), round(y2, 1)]
+
+
+def annotate(
+    image: Image.Image,
+    boxes: list[tuple[list[float], str]] = (),  # type: ignore[assignment]
+    points: list[tuple[float, float, str]] = (),  # type: ignore[assignment]
+) -> Image.Image:
+    """A copy of ``image`` with each box outlined and labelled, each point marked with a ring and cross."""
+    out = image.convert("RGB").copy()
+    draw = ImageDraw.Draw(out)
+    width = max(2, round(min(out.size) / 300))
+    font = ImageFont.load_default(size=max(12, round(min(out.size) / 45)))
+    for index, (xyxy, label) in enumerate(boxes):
+        colour = PALETTE[index % len(PALETTE)]
+        x1, y1, x2, y2 = xyxy
+        draw.rectangle([x1, y1, max(x1, x2 - 1), max(y1, y2 - 1)], outline=colour, width=width)
+        if label:
+            _label(draw, (x1, y1), label, colour, font)
+    for index, (x, y, label) in enumerate(points):
+        colour = PALETTE[index % len(PALETTE)]
+        r = 4 * width
+        draw.ellipse([x - r, y - r, x + r, y + r], outline=colour, width=width)
+        draw.line([x - 2 * r, y, x + 2 * r, y], fill=colour, width=max(1, width // 2))
+        draw.line([x, y - 2 * r, x, y + 2 * r], fill=colour, width=max(1, width // 2))
+        if label:
+            _label(draw, (x + r, y + r), label, colour, font, above=False)
+    return out
+
+
+def _label(draw: ImageDraw.ImageDraw, at: tuple[float, float], text: str, colour, font, above: bool = True) -> None:
+    """The label on a filled tab: above the box's top-left corner, or inside the image when there is no room."""
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    w, h = right - left + 6, bottom - top + 4
+    x, y = at
+    y = y - h if above and y - h >= 0 else y
+    draw.rectangle([x, y, x + w, y + h], fill=colour)
+    draw.text((x + 3 - left, y + 2 - top), text, fill=(255, 255, 255), font=font)
+
+
+def output_path(out: str | None, kind: str, source: str | Path) -> Path:
+    """``--out`` or ``runs/<time>-<kind>-<stem>.png``; the parent directory is created."""
+    path = Path(out) if out else Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{kind}-{Path(source).stem}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def emit(data: dict[str, Any]) -> None:
+    """The command's result as JSON on stdout (the human-readable messages go to stderr)."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def usage(generation) -> dict[str, Any]:
+    return {k: getattr(generation, k) for k in ("seconds", "image_tokens", "prompt_tokens", "completion_tokens")}

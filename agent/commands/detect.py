@@ -1,0 +1,94 @@
+"""Detect objects in an image: boxes in original pixels as JSON, and an annotated copy."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from agent.commands.common import annotate, box_to_screen, emit, load_image, model_view, output_path, usage
+from agent.errors import ParseError
+from agent.geometry import MAX_PIXELS, MIN_PIXELS, Geometry
+from agent.models.base import Generation, Model
+from agent.parser import parse_boxes
+from agent.prompt import Prompt, prompt_text
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What the model found, in both spaces, with the raw answer kept for inspection."""
+
+    geometry: Geometry
+    boxes: list[dict[str, Any]]
+    generation: Generation
+    error: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "screen_size": [self.geometry.input.width, self.geometry.input.height],
+            "model_size": [self.geometry.model.width, self.geometry.model.height],
+            "boxes": self.boxes,
+            "error": self.error,
+            "raw": self.generation.text,
+            "usage": usage(self.generation),
+            **self.info,
+        }
+
+
+def detect(
+    model: Model,
+    image: Image.Image,
+    target: str | None = None,
+    *,
+    prompt: str | None = None,
+    min_pixels: int = MIN_PIXELS,
+    max_pixels: int = MAX_PIXELS,
+) -> Detection:
+    """Ask for ``bbox_2d`` boxes of ``target`` (or the full ``prompt``) and map them to ``image`` pixels."""
+    text = prompt_text("tasks")["detect"]
+    geometry, model_image = model_view(image, min_pixels, max_pixels)
+    user = prompt or text["user"].format(target=target or text["default_target"])
+    generation = model.generate(
+        Prompt(text["system"], user, (model_image,), meta={"model_size": [geometry.model.width, geometry.model.height]})
+    )
+    try:
+        found = parse_boxes(generation.text)
+    except ParseError as exc:
+        return Detection(geometry, [], generation, str(exc))
+    boxes = [
+        {"label": box.label, "bbox": box_to_screen(geometry, box), "bbox_model": [box.x1, box.y1, box.x2, box.y2]}
+        for box in found
+    ]
+    return Detection(geometry, boxes, generation)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from agent.cli import add_model_arguments
+
+    parser.add_argument("image", help="PNG/JPEG screenshot or photo")
+    parser.add_argument("target", nargs="?", default=None,
+                        help="what to detect, e.g. 'the buttons' (default: every interactive UI element)")
+    parser.add_argument("--prompt", default=None, help="the whole request instead of the built-in wording")
+    parser.add_argument("--out", default=None, help="annotated image (default runs/<time>-detect-<image>.png)")
+    add_model_arguments(parser)
+
+
+def main(args: argparse.Namespace) -> int:
+    from agent.cli import build_model, console
+
+    image = load_image(args.image)
+    model = build_model(args)
+    result = detect(model, image, args.target, prompt=args.prompt, min_pixels=args.min_pixels,
+                    max_pixels=args.max_pixels)
+    out = output_path(args.out, "detect", args.image)
+    annotate(image, [(b["bbox"], b["label"]) for b in result.boxes]).save(out)
+    emit({"image": str(Path(args.image)), "annotated": str(out), **result.to_dict()})
+    if result.error:
+        console.print(f"[bold red]no boxes:[/] {result.error}")
+        return 1
+    console.print(f"{len(result.boxes)} boxes; annotated image: {out}")
+    return 0
