@@ -124,7 +124,9 @@ class Agent:
         episode.images.append(to_model_image(observation.screenshot, geometry.model))
         timings["resize"] = time.perf_counter() - t
         t = time.perf_counter()
-        screenshot_path = self.recorder.save_screenshot(episode.steps, observation.screenshot)
+        screenshot_path = self.recorder.save_screenshot(
+            episode.steps, observation.screenshot, observation.info.get("screenshot_file")
+        )
         timings["save_screenshot"] = time.perf_counter() - t
         record: dict[str, Any] = {
             "index": episode.steps,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -55,8 +55,12 @@ class Prompt:
         return messages
 
 
+@lru_cache(maxsize=64)
 def system_prompt(tool: Tool, model_size: Size, *, reasoning: bool = False, text: str = "qwen25vl") -> str:
-    """The system turn: the tool's definition with the model-space resolution in its description."""
+    """The system turn: the tool's definition with the model-space resolution in its description.
+
+    Cached: it depends only on its arguments, and generating the schema costs milliseconds per step.
+    """
     data = prompt_text(text)
     description = data["tools"][tool.name]["description"].format(width=model_size.width, height=model_size.height)
     tools = json.dumps(function_definition(tool, description), ensure_ascii=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ RUN, STEPS, RESULT, SCREENSHOTS = "run.json", "steps.jsonl", "result.json", "scr
 class Recorder(Protocol):
     def start(self, run: dict[str, Any]) -> None: ...
 
-    def save_screenshot(self, index: int, image: Image.Image) -> str | None: ...
+    def save_screenshot(self, index: int, image: Image.Image, source: str | None = None) -> str | None: ...
 
     def append_step(self, record: dict[str, Any]) -> None: ...
 
@@ -37,7 +38,7 @@ class NullRecorder:
     def start(self, run: dict[str, Any]) -> None:
         pass
 
-    def save_screenshot(self, index: int, image: Image.Image) -> str | None:
+    def save_screenshot(self, index: int, image: Image.Image, source: str | None = None) -> str | None:
         return None
 
     def append_step(self, record: dict[str, Any]) -> None:
@@ -62,7 +63,12 @@ class TrajectoryWriter:
         write_json_atomic(self.root / RUN, run)
         self._steps = open(self.root / STEPS, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
 
-    def save_screenshot(self, index: int, image: Image.Image) -> str:
+    def save_screenshot(self, index: int, image: Image.Image, source: str | None = None) -> str:
+        """Encode ``image``; or, when ``source`` is a file already holding it (a replay), copy its bytes."""
+        if source and Path(source).suffix.lower() in (".png", ".jpg", ".jpeg"):
+            name = f"{SCREENSHOTS}/{index:04d}{Path(source).suffix.lower()}"
+            shutil.copyfile(source, self.root / name)
+            return name
         name = f"{SCREENSHOTS}/{index:04d}.{extension(self.image_format)}"
         (self.root / name).write_bytes(encode(image, self.image_format))
         return name

@@ -43,7 +43,7 @@ class _Recorded(EnvironmentBase):
             self.trajectory.screenshot(step),
             Size(*geometry["input"]),
             tuple(geometry.get("origin", (0, 0))),
-            {"recorded_step": step["index"]},
+            {"recorded_step": step["index"], "screenshot_file": str(self.trajectory.path / step["screenshot"])},
         )
 
     def describe(self) -> dict[str, Any]:

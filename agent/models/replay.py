@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,12 @@ from agent.prompt import Prompt
 class ReplayModel:
     """Returns ``texts`` one by one; asking for more than were recorded is a `ReplayMismatch`."""
 
-    def __init__(self, texts: Iterable[str], name: str = "replay") -> None:
+    def __init__(self, texts: Iterable[str], name: str = "replay", *, keep_prompts: int = 32) -> None:
         self.texts = list(texts)
         self.name = name
         self.calls = 0
-        self.prompts: list[Prompt] = []
+        # the newest prompts, for assertions; bounded so a long replay's memory stays flat
+        self.prompts: deque[Prompt] = deque(maxlen=keep_prompts)
 
     @classmethod
     def from_trajectory(cls, path: str | Path) -> ReplayModel:
