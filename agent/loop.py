@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import deque
@@ -235,10 +236,8 @@ def package_versions() -> dict[str, str]:
 
     out = {}
     for name in ("qwen-gui-agent", "torch", "transformers", "pydantic", "playwright", "mss", "pyautogui", "adbutils"):
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             out[name] = version(name)
-        except PackageNotFoundError:
-            pass
     return out
 
 

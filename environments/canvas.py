@@ -18,8 +18,8 @@ from environments.conformance import TARGET_RGB, Box
 class CanvasEnvironment(EnvironmentBase):
     """A ``size`` input space shown as a ``size * scale`` screenshot (scale > 1: HiDPI)."""
 
-    def __init__(self, size: Size = Size(1280, 720), scale: float = 1.0, tool: str = "computer_use") -> None:
-        self.size, self.scale, self.tool = size, scale, tool
+    def __init__(self, size: Size | None = None, scale: float = 1.0, tool: str = "computer_use") -> None:
+        self.size, self.scale, self.tool = size or Size(1280, 720), scale, tool
         self.target: Box | None = None
         self.events: list[tuple[str, Any]] = []
         self.cursor = ScreenPoint(0, 0)

@@ -48,7 +48,8 @@ class TargetSeekingModel:
         mask = (np.abs(pixels - np.array(TARGET_RGB)).max(axis=2) <= self.tolerance)
         ys, xs = np.nonzero(mask)
         if len(xs) == 0:
-            return Generation('<tool_call>\n{"name": "%s", "arguments": {"action": "wait", "time": 0}}\n</tool_call>' % self.tool)
+            wait = {"name": self.tool, "arguments": {"action": "wait", "time": 0}}
+            return Generation(f"<tool_call>\n{json.dumps(wait)}\n</tool_call>")
         # centre of the target's bounding box, in the pixels of the image the model saw (+0.5: pixel centres)
         x, y = (xs.min() + xs.max() + 1) / 2, (ys.min() + ys.max() + 1) / 2
         self.answers.append((x, y))

@@ -7,6 +7,7 @@ prompt is the one the model sees (vLLM ignores per-request max_pixels for Qwen2.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from typing import Any
@@ -93,10 +94,8 @@ class OpenAIModel:
             return self._request("POST", path, json=payload)
         except _NotFound as exc:
             names = []
-            try:
+            with contextlib.suppress(Exception):  # the listing is a courtesy for the message
                 names = self.served_models()
-            except Exception:  # noqa: BLE001 - the listing is a courtesy for the message
-                pass
             served = f"; it serves: {', '.join(names)}" if names else ""
             raise ModelUnavailableError(
                 f"the server at {self.base_url} does not know the model {self.name!r}{served}. "
