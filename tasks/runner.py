@@ -6,8 +6,8 @@ callback that runs one unit and returns its result dict. The runner owns the res
 - ``OUT/results.jsonl``: one line per finished unit, appended and flushed (fsync'd) as soon as it ends,
   so an interrupted run loses at most the unit in flight;
 - ``OUT/<task>-<episode>/``: the unit's own directory (a trajectory), handed to the callback;
-- resume: units already in ``results.jsonl`` are skipped; a directory left by an interrupted unit is
-  kept, renamed ``<dir>.interrupted-N``, and the unit runs again;
+- resume: units already in ``results.jsonl`` are skipped; a directory left by an earlier attempt (an
+  interrupted unit, or an error being retried) is kept, renamed ``<dir>.attempt-N``, and the unit runs again;
 - ``OUT/eval.json``: the options the run was started with; resuming with different ones is refused,
   so one results file never mixes two models;
 - a rich progress bar while running and a per-task table at the end.
@@ -142,11 +142,11 @@ def run_units(
 
 def _run_unit(unit: Unit, run_one: RunOne, out: Path) -> dict[str, Any]:
     directory = out / unit.dirname
-    if directory.exists():  # left by an interrupted attempt: keep it for inspection, start clean
+    if directory.exists():  # left by an earlier attempt: keep it for inspection, start clean
         n = 1
-        while directory.with_name(f"{unit.dirname}.interrupted-{n}").exists():
+        while directory.with_name(f"{unit.dirname}.attempt-{n}").exists():
             n += 1
-        directory.rename(directory.with_name(f"{unit.dirname}.interrupted-{n}"))
+        directory.rename(directory.with_name(f"{unit.dirname}.attempt-{n}"))
     started = time.perf_counter()
     try:
         result = dict(run_one(unit, directory))

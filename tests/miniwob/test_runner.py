@@ -47,7 +47,7 @@ def test_interrupted_run_resumes_without_repeating_finished_units(tmp_path):
     records = run_units(units, _recording_callback(second), tmp_path, console=quiet)
     assert second == ["b#1"]  # only the unit that never finished
     assert [(r["task"], r["episode"]) for r in records] == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
-    assert (tmp_path / "b-001.interrupted-1").is_dir()  # the partial attempt is kept aside
+    assert (tmp_path / "b-001.attempt-1").is_dir()  # the partial attempt is kept aside
     assert (tmp_path / "b-001" / "marker").read_text() == "b#1"
     lines = (tmp_path / RESULTS).read_text().splitlines()
     assert len(lines) == 4 and all(json.loads(line)["dir"] for line in lines)

@@ -135,3 +135,22 @@ def test_cli_lists_tasks_and_rejects_unknown_ones(capsys):
                      "--model", "qwen"]) == 2
     assert "did you mean click-button" in capsys.readouterr().err
     assert cli_main(["eval", "miniwob"]) == 2
+
+
+def test_cli_with_a_tiny_random_qwen25vl_in_process(tmp_path, capsys):
+    """The in-process transformers path on MiniWoB++ geometry: the processor sees exactly the 476x616
+    model-space image (TransformersModel checks the vision grid), noise answers end as recorded errors."""
+    from agent.models.tiny import build_tiny_qwen25vl
+
+    checkpoint = build_tiny_qwen25vl(tmp_path / "tiny")
+    out = tmp_path / "run"
+    code = cli_main(["eval", "miniwob", "--tasks", "click-button", "--episodes", "1", "--model", str(checkpoint),
+                     "--max-steps", "2", "--max-retries", "0", "--max-new-tokens", "8", "--out", str(out)])
+    assert code == 0
+    (record,) = load_results(out)
+    assert record["outcome"] in ("error", "failure", "step_limit") and record["steps"] >= 1  # noise: no success
+    assert record["outcome"] != "error" or "no usable answer" in record["reason"]
+    steps = [json.loads(line) for line in (out / record["dir"] / "steps.jsonl").read_text().splitlines()]
+    assert steps[0]["geometry"]["model"] == [476, 616] and steps[0]["image_tokens"] == 374
+    assert steps[0]["attempts"][0]["raw"]  # the model did answer (noise)
+    assert "click-button" in capsys.readouterr().out
