@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ PREFILL = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_c
 # 16384·28·28, the model repo's preprocessor_config max (and vLLM's): no downscaling of any v1/v2 image and
 # of all Pro screenshots up to 4K, and a server never resizes our image a second time.
 EVAL_MAX_PIXELS = 12_845_056
+FSYNC_EVERY = 1.0  # seconds between fsyncs of results.jsonl (each line is flushed at once)
 EDGE_TOLERANCE = 1e-6  # pixels: absorbs float noise of the model→image round trip, nothing more
 
 
@@ -61,12 +63,25 @@ def build_query(sample_image: Image.Image, instruction: str, settings: QuerySett
     """The prompt for one sample and the geometry that maps its answer back to the original image."""
     size = Size(*sample_image.size)
     geometry = Geometry.for_screenshot(size, size, min_pixels=settings.min_pixels, max_pixels=settings.max_pixels)
-    image = to_model_image(sample_image, geometry.model)
-    prompt = Prompt(
-        system_prompt(COMPUTER_USE, geometry.model), instruction, (image,), PREFILL if settings.prefill else "",
+    return _prompt(to_model_image(sample_image, geometry.model), geometry, instruction, settings), geometry
+
+
+def _prompt(model_image: Image.Image, geometry: Geometry, instruction: str, settings: QuerySettings) -> Prompt:
+    return Prompt(
+        system_prompt(COMPUTER_USE, geometry.model), instruction, (model_image,), PREFILL if settings.prefill else "",
         {"model_size": [geometry.model.width, geometry.model.height]},
     )
-    return prompt, geometry
+
+
+@lru_cache(maxsize=4)
+def _screenshot(path: Path, min_pixels: int, max_pixels: int) -> tuple[Geometry, Image.Image]:
+    """Decode and resize a screenshot once: ScreenSpot asks several questions about most screenshots and
+    decoding plus resizing costs more client time than everything else (tests/bench/bench_screenspot.py)."""
+    with Image.open(path) as opened:
+        image = opened.convert("RGB")
+    size = Size(*image.size)
+    geometry = Geometry.for_screenshot(size, size, min_pixels=min_pixels, max_pixels=max_pixels)
+    return geometry, to_model_image(image, geometry.model)
 
 
 def score(text: str, geometry: Geometry, box: tuple[float, float, float, float]) -> Score:
@@ -91,20 +106,16 @@ def ground_sample(model: Model, sample: Sample, settings: QuerySettings) -> dict
     """Ask ``model`` about ``sample`` and score the answer; the result record for ``results.jsonl``."""
     record: dict[str, Any] = {**sample.to_dict(), "prefill": settings.prefill}
     try:
-        with Image.open(sample.image) as opened:
-            image = opened.convert("RGB")
-    except (OSError, ValueError) as exc:
-        return record | {"outcome": "skipped", "success": False, "reason": f"cannot read the image: {exc}"}
-    box = sample.box
-    if sample.image_size and tuple(sample.image_size) != image.size:
+        geometry, model_image = _screenshot(sample.image, settings.min_pixels, settings.max_pixels)
+    except (OSError, ValueError) as exc:  # unreadable, or an aspect ratio the model cannot take
+        return record | {"outcome": "skipped", "success": False, "reason": f"cannot use the image: {exc}"}
+    box, size = sample.box, geometry.screenshot
+    if sample.image_size and tuple(sample.image_size) != (size.width, size.height):
         # Pro's harness normalises the box by img_size: the same as scaling it to the real image.
-        sx, sy = image.size[0] / sample.image_size[0], image.size[1] / sample.image_size[1]
+        sx, sy = size.width / sample.image_size[0], size.height / sample.image_size[1]
         box = (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
-        record["img_size_mismatch"] = {"annotated": list(sample.image_size), "actual": list(image.size)}
-    try:
-        prompt, geometry = build_query(image, sample.instruction, settings)
-    except ValueError as exc:  # e.g. an aspect ratio the model cannot take
-        return record | {"outcome": "skipped", "success": False, "reason": str(exc)}
+        record["img_size_mismatch"] = {"annotated": list(sample.image_size), "actual": [size.width, size.height]}
+    prompt = _prompt(model_image, geometry, sample.instruction, settings)
     generation = model.generate(prompt)
     answer = prompt.prefill + generation.text
     result = score(answer, geometry, box)
@@ -115,7 +126,7 @@ def ground_sample(model: Model, sample: Sample, settings: QuerySettings) -> dict
         "answer": answer,
         "point": _rounded(result.point),
         "model_point": _rounded(result.model_point),
-        "image_size": list(image.size),
+        "image_size": [size.width, size.height],
         "model_size": [geometry.model.width, geometry.model.height],
         "box": [round(v, 2) for v in box],
         "reason": result.reason,
@@ -164,6 +175,7 @@ def run_samples(
         bar = progress.add_task("screenspot", total=len(samples), completed=len(samples) - len(pending), acc="")
         queue = iter(pending)
         running: dict[Future, Sample] = {}
+        synced = time.monotonic()
         try:
             while True:
                 while len(running) < 2 * max(1, workers) and (sample := next(queue, None)) is not None:
@@ -175,14 +187,18 @@ def run_samples(
                     sample = running.pop(future)
                     record = future.result()  # re-raises ConfigError / KeyboardInterrupt only
                     log.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-                    log.flush()
-                    os.fsync(log.fileno())
+                    log.flush()  # a killed process loses nothing written; the OS gets it to disk
+                    if time.monotonic() - synced > FSYNC_EVERY:  # hundreds of lines a second: fsync each costs more
+                        os.fsync(log.fileno())
+                        synced = time.monotonic()
                     done[unit(sample).key] = record
                     correct += bool(record.get("success"))
                     seen += 1
                     progress.update(bar, advance=1, acc=f"{correct / seen:.1%} correct so far")
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            log.flush()
+            os.fsync(log.fileno())
     return [done[unit(s).key] for s in samples if unit(s).key in done]
 
 

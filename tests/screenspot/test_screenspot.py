@@ -165,3 +165,12 @@ def test_interleave_takes_from_every_split(v1_dir) -> None:
     root, _ = v1_dir
     chosen = interleave(load(root).samples, 4)
     assert [s.split for s in chosen] == ["desktop", "mobile", "web", "desktop"]
+
+
+def test_unreadable_image_is_skipped_and_reported(tmp_path: Path, v1_dir) -> None:
+    root, targets = v1_dir
+    (root / "screenspot_imgs" / "web_0.png").write_bytes(b"not a png")
+    summary = evaluate(load(root), ScriptedGrounder(centre_answers(targets)), tmp_path / "out", SETTINGS)
+    assert summary["scored"] == 6 and [s["id"] for s in summary["skipped"]] == ["web/0", "web/1"]
+    assert "cannot use the image" in summary["skipped"][0]["reason"]
+    assert summary["overall"]["all"]["accuracy"] == 1.0
