@@ -36,11 +36,23 @@ def _client(host: str, port: int, timeout: float):
         def _safe_connect(self):  # the stock one runs `adb start-server` on failure
             return self._create_socket()
 
+        def close(self) -> None:  # the stock one sleeps 10 ms after shutdown, on every request
+            if not self.closed:
+                self.conn.close()
+                self._AdbConnection__conn = None
+
     class Client(AdbClient):
+        version: int | None = None
+
         def make_connection(self, timeout: float | None = None) -> AdbConnection:
             conn = Connection(self.host, self.port)
             conn.conn.settimeout(timeout or self._timeout)
             return conn
+
+        def server_version(self) -> int:  # asked before every shell call; the answer does not change
+            if self.version is None:
+                self.version = super().server_version()
+            return self.version
 
     client = Client(host=host, port=port)
     client._timeout = timeout
@@ -159,6 +171,7 @@ class AdbLink:
 
     def _reconnect(self) -> None:
         self.reconnects += 1
+        self._client.version = None  # the server may have been restarted
         serial = self._resolve(config_errors=False)
         if serial != self.serial:
             raise _Transient(f"device {self.serial} was replaced by {serial}")
