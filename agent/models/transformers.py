@@ -188,10 +188,11 @@ def resolve_checkpoint(source: str) -> Path:
     cached = try_to_load_from_cache(source, "config.json")
     if isinstance(cached, str):
         return Path(cached).parent
+    where = "they are not in the local cache (nor is there a local directory of that name)"
     if constants.HF_HUB_OFFLINE or _offline():
-        raise _missing_weights(source, "HF_HUB_OFFLINE is set and they are not in the local cache")
+        raise _missing_weights(source, f"HF_HUB_OFFLINE is set and {where}")
     if not _hub_reachable(source):
-        raise _missing_weights(source, f"they are not in the local cache and {constants.ENDPOINT} cannot be reached")
+        raise _missing_weights(source, f"{where} and {constants.ENDPOINT} cannot be reached")
     try:
         log.warning("downloading %s from %s (once; cached afterwards)", source, constants.ENDPOINT)
         return Path(snapshot_download(source, allow_patterns=["*.json", "*.safetensors", "*.jinja", "*.txt", "*.model"]))

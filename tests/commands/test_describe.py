@@ -130,3 +130,9 @@ def test_describe_usage_errors_exit_2(tmp_path, tiny_model_dir):
     broken.write_bytes(b"\x00" * 100)
     assert cli.main(["describe", str(broken), *server]) == 2
     assert cli.main(["describe", str(image), "--fps", "0", *server]) == 2
+
+
+def test_missing_local_model_is_a_usage_error(tmp_path, capsys):
+    image = make_screen(tmp_path / "a.png", (100, 100), {})
+    assert cli.main(["describe", str(image), "--model", str(tmp_path / "no" / "such" / "model")]) == 2
+    assert "neither a local directory" in capsys.readouterr().err.replace("\n", " ")
