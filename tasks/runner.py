@@ -127,6 +127,7 @@ def run_units(
     console = console or Console(stderr=True)
     if len(pending) < len(units):
         console.print(f"[dim]{out}: {len(units) - len(pending)} of {len(units)} episodes already finished; skipped[/]")
+    _drop_torn_tail(out / RESULTS)
     with open(out / RESULTS, "a", encoding="utf-8") as log, _progress(console) as progress:
         bar = progress.add_task(label, total=len(units), completed=len(units) - len(pending), current="")
         for unit in pending:
@@ -138,6 +139,16 @@ def run_units(
             done[unit.key] = record
             progress.advance(bar)
     return [done[u.key] for u in units if u.key in done]
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a half-written last line (the process died mid-write) so appending starts on a fresh line."""
+    if not path.is_file():
+        return
+    with open(path, "rb+") as f:
+        data = f.read()
+        if data and not data.endswith(b"\n"):
+            f.truncate(data.rfind(b"\n") + 1)
 
 
 def _run_unit(unit: Unit, run_one: RunOne, out: Path) -> dict[str, Any]:

@@ -57,6 +57,18 @@ def test_interrupted_run_resumes_without_repeating_finished_units(tmp_path):
     assert third == []
 
 
+def test_a_torn_last_line_is_dropped_and_its_unit_rerun(tmp_path):
+    quiet = Console(file=io.StringIO())
+    run_units(plan(["a"], 2), _recording_callback([]), tmp_path, console=quiet)
+    results = tmp_path / RESULTS
+    lines = results.read_text().splitlines(keepends=True)
+    results.write_text(lines[0] + lines[1][: len(lines[1]) // 2])  # killed while writing the second record
+    calls: list[str] = []
+    records = run_units(plan(["a"], 2), _recording_callback(calls), tmp_path, console=quiet)
+    assert calls == ["a#1"] and [r["episode"] for r in records] == [0, 1]
+    assert [json.loads(line)["episode"] for line in results.read_text().splitlines()] == [0, 1]
+
+
 def test_exceptions_become_error_records_and_can_be_retried(tmp_path):
     quiet = Console(file=io.StringIO())
 
