@@ -266,10 +266,13 @@ class BrowserEnvironment(EnvironmentBase):
         return {"target_box": found["box"], "target": found["name"]} if found else {}
 
     def settle(self) -> dict[str, Any]:
-        """Wait (bounded) until no navigation, request, DOM mutation or animation is in progress."""
+        """Wait (bounded) until no navigation, request, DOM mutation or animation is in progress; on pages
+        with a canvas, video or frame (pixels the page script cannot see change) also until two small
+        screenshots agree."""
         t = time.perf_counter()
         deadline = t + self.settle_timeout_ms / 1000
         busy: str | None = "unknown"
+        by = "page"
         while True:
             remaining = max(1, round((deadline - time.perf_counter()) * 1000))
             try:
@@ -280,7 +283,7 @@ class BrowserEnvironment(EnvironmentBase):
             except Exception as exc:
                 if not _navigated(exc):
                     raise
-                busy = "navigation"
+                busy, state = "navigation", {}
             if busy in ("navigation", "loading") and time.perf_counter() < deadline:
                 try:  # a new document is on its way: wait for it by the browser's own event
                     self.page.wait_for_load_state("load", timeout=remaining)
@@ -288,9 +291,33 @@ class BrowserEnvironment(EnvironmentBase):
                     if not _navigated(exc) and "Timeout" not in str(exc):
                         raise
                 continue
+            if busy is None and state.get("opaque"):
+                by = "page+screenshot"
+                if not self._pixels_stable(deadline):
+                    busy = "pixels"
             break
         ms = round((time.perf_counter() - t) * 1000, 2)
-        return {"settle_ms": ms, "settled": busy is None} | ({"busy": busy} if busy else {})
+        return {"settle_ms": ms, "settled": busy is None, "settle_by": by} | ({"busy": busy} if busy else {})
+
+    def _pixels_stable(self, deadline: float) -> bool:
+        """Small screenshots until two in a row agree (a blinking caret is allowed), or the deadline."""
+        previous = None
+        while True:
+            frame = self._thumbnail()
+            if previous is not None and _same(previous, frame):
+                return True
+            if time.perf_counter() >= deadline:
+                return False
+            previous = frame
+            self.page.evaluate(_TWO_FRAMES)  # let the page render at least one new frame in between
+
+    def _thumbnail(self):
+        import numpy as np
+
+        clip = {"x": 0, "y": 0, "width": self.viewport.width, "height": self.viewport.height,
+                "scale": 256 / max(self.viewport.width, self.viewport.height)}
+        data = self._cdp.send("Page.captureScreenshot", {"format": "jpeg", "quality": 60, "clip": clip})["data"]
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"), dtype=np.int16)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -299,6 +326,14 @@ class BrowserEnvironment(EnvironmentBase):
             "user_data_dir": self.user_data_dir, "image_format": self.image_format,
             "browser_version": self.context.browser.version if self.context.browser else None,
         }
+
+
+_TWO_FRAMES = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+
+
+def _same(a, b) -> bool:
+    """Two thumbnails agree when under 0.1% of their pixels differ visibly (a caret, JPEG noise)."""
+    return a.shape == b.shape and float((abs(a - b).max(axis=2) > 24).mean()) < 0.001
 
 
 def start_playwright(headless: bool = True) -> tuple[Any, dict[str, Any]]:

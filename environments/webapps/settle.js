@@ -56,7 +56,9 @@
       const t0 = performance.now();
       const check = () => {
         const b = busy(quiet);
-        if (!b || performance.now() - t0 >= timeout) resolve({ busy: b, ms: performance.now() - t0 });
+        // canvas, video and frames change pixels this script cannot see: the caller compares screenshots then
+        const opaque = !!document.querySelector('canvas, video, iframe, embed, object');
+        if (!b || performance.now() - t0 >= timeout) resolve({ busy: b, opaque, ms: performance.now() - t0 });
         else setTimeout(check, 10);
       };
       check();

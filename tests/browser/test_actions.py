@@ -133,3 +133,17 @@ def test_observation_sizes_and_info(make_env) -> None:
     assert observation.screenshot.size == (780, 1688) and observation.input_size == Size(390, 844)
     assert observation.info["capture_ms"] > 0 and observation.info["url"].endswith("probe.html")
     assert env.describe()["device_scale_factor"] == 2.0
+
+
+def test_settle_compares_screenshots_on_canvas_pages_and_is_bounded(make_env) -> None:
+    env = make_env()
+    env.settle_timeout_ms = 600
+    env.page.evaluate("""() => {
+        const c = document.createElement('canvas'); c.width = c.height = 200; document.body.append(c);
+        let i = 0; setInterval(() => { const x = c.getContext('2d'); x.fillStyle = `hsl(${i++ * 97}, 90%, 50%)`;
+                                       x.fillRect(0, 0, 200, 200); }, 20);
+    }""")
+    state = env.settle()
+    assert state["settle_by"] == "page+screenshot"
+    assert state["settled"] is False and state["busy"] == "pixels"  # it never stops: reported, not hung
+    assert 550 <= state["settle_ms"] < 2500
