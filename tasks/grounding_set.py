@@ -174,7 +174,10 @@ def build(screens: list[Screen], viewports: list[Size], out: str | Path, *, scal
             for screen in screens:
                 env = BrowserEnvironment(viewport=viewport, device_scale_factor=scale, image_format="png", browser=browser)
                 try:
-                    env.goto(screen.url)
+                    try:
+                        env.goto(screen.url)
+                    except Exception as exc:  # noqa: BLE001 - a page that does not load is the user's to fix
+                        raise ConfigError(f"could not load {screen.url}: {str(exc).splitlines()[0]}") from None
                     if screen.setup:
                         env.page.evaluate(screen.setup)
                         env.settle()

@@ -69,3 +69,19 @@ def test_cli_server_down_exits_2(tmp_path: Path, capsys) -> None:
                  "--model", "q", "--out", str(tmp_path / "out"), "--timeout", "2"])
     assert code == 2
     assert "cannotreachthemodelserver" in "".join(capsys.readouterr().err.split())
+
+
+def test_cli_in_process_tiny_random_qwen25vl(tmp_path: Path) -> None:
+    """The transformers path end to end: real processor, vision tower and generate; the answers are noise."""
+    from agent.models.tiny import build_tiny_qwen25vl
+
+    checkpoint = build_tiny_qwen25vl(tmp_path / "tiny")
+    make_v1(tmp_path / "v1")
+    code = main(["eval", "screenspot", "--data", str(tmp_path / "v1"), "--model", str(checkpoint), "--limit", "3",
+                 "--max-pixels", "50000", "--max-new-tokens", "8", "--workers", "2", "--out", str(tmp_path / "out")])
+    assert code == 0
+    records = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert len(records) == 3 and all(r["correctness"] in ("correct", "wrong", "wrong_format") for r in records)
+    assert all(r["answer"].startswith(PREFILL) and r["model_size"][0] * r["model_size"][1] <= 50_000 for r in records)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["scored"] == 3 and summary["settings"]["model"] == "tiny"

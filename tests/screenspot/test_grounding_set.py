@@ -86,8 +86,10 @@ def test_cli_hidpi_and_errors(tmp_path: Path, capsys) -> None:
 
     assert Image.open(out / "images" / save["img_filename"]).size == (800, 600)
     assert main(["make-grounding-set", "--out", str(tmp_path / "x")]) == 2
+    assert main(["make-grounding-set", "--url", "http://127.0.0.1:9/", "--out", str(tmp_path / "y")]) == 2
     assert main(["make-grounding-set", "--html", str(tmp_path / "missing.html")]) == 2
-    assert "isnotafile" in "".join(capsys.readouterr().err.split())
+    err = "".join(capsys.readouterr().err.split())
+    assert "isnotafile" in err and "couldnotloadhttp://127.0.0.1:9/" in err
 
 
 def test_shipped_demo_set_is_small_valid_and_scores_100_percent_with_centres(tmp_path: Path) -> None:
