@@ -110,9 +110,9 @@ def build_tiny_qwen25vl(path: str | Path, *, dtype: str = "float32", seed: int =
     of the dtype rules write ``float16`` here).
     """
     import torch
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2VLImageProcessorPil
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
-    from agent.geometry import MAX_PIXELS, MIN_PIXELS
+    from agent.geometry import MIN_PIXELS
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -159,10 +159,14 @@ def build_tiny_qwen25vl(path: str | Path, *, dtype: str = "float32", seed: int =
     model.save_pretrained(path)
     _set_dtype(path, dtype)
 
-    image_processor = Qwen2VLImageProcessorPil(size={"shortest_edge": MIN_PIXELS, "longest_edge": MAX_PIXELS})
-    image_processor.save_pretrained(path)
-    processor_config = {"processor_class": "Qwen2_5_VLProcessor"}
-    (path / "processor_config.json").write_text(json.dumps(processor_config, indent=2))
+    # The hub checkpoint's own preprocessor_config.json layout (min/max_pixels keys, the large default).
+    preprocessor = {
+        "min_pixels": MIN_PIXELS, "max_pixels": 16384 * 28 * 28, "patch_size": 14, "temporal_patch_size": 2,
+        "merge_size": 2, "image_mean": [0.48145466, 0.4578275, 0.40821073],
+        "image_std": [0.26862954, 0.26130258, 0.27577711], "image_processor_type": "Qwen2VLImageProcessor",
+        "processor_class": "Qwen2_5_VLProcessor",
+    }
+    (path / "preprocessor_config.json").write_text(json.dumps(preprocessor, indent=2))
     (path / "chat_template.jinja").write_text(CHAT_TEMPLATE)
     return path
 
