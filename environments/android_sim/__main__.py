@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from agent.geometry import Size
@@ -27,10 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     serials = ", ".join(server.devices)
     print(f"simulated device(s) {serials} ({args.size}) on adb server {server.host}:{server.port}; "
           f"try: ANDROID_ADB_SERVER_PORT={server.port} adb devices", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

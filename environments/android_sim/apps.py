@@ -41,7 +41,8 @@ class App:
 
 def _app_bar(phone: Phone, lay: Layout, title: str, *, back: bool = True, action: Node | None = None) -> list[Node]:
     x1, y1, x2, y2 = lay.app_bar
-    nodes = [Node("title", (x1, y1, x2, y2), title, resource_id="toolbar_title")]
+    left = lay.px(56) if back else 0
+    nodes = [Node("title", (x1 + left, y1, x2, y2), title, resource_id="toolbar_title")]
     if back:
         nodes.append(Node("button", (0, y1, lay.px(56), y2), "←", resource_id="navigate_up", hint="Navigate up",
                           on_tap=phone.back))
@@ -61,10 +62,28 @@ def _field(screen: Screen, lay: Layout, name: str, hint: str, index: int, top: i
                 focused=screen.focus == name, on_tap=focus)
 
 
-def _keyboard(screen: Screen, lay: Layout) -> list[Node]:
+def _keyboard(phone: Phone, screen: Screen, lay: Layout) -> list[Node]:
+    """The on-screen keyboard while a field has focus; its keys type, like a real IME's."""
     if not screen.focus:
         return []
-    return [Node("keyboard", (0, lay.keyboard_top, lay.width, lay.height), resource_id="keyboard")]
+    nodes = [Node("keyboard", (0, lay.keyboard_top, lay.width, lay.height), resource_id="keyboard")]
+    w, h, top = lay.width / 10, lay.px(52), lay.keyboard_top + lay.px(8)
+    for r, letters in enumerate(("qwertyuiop", "asdfghjkl", "zxcvbnm")):
+        left = (10 - len(letters)) * w / 2
+        for k, ch in enumerate(letters):
+            x = round(left + k * w)
+            nodes.append(Node("key", (x, top + r * h, round(x + w), top + (r + 1) * h), ch, resource_id=f"key_{ch}",
+                              on_tap=lambda ch=ch: phone.type_text(ch)))
+    y = top + 3 * h
+    nodes += [
+        Node("key", (0, y, round(2 * w), y + h), "⌫", resource_id="key_del", hint="Delete",
+             on_tap=lambda: screen.fields.__setitem__(screen.focus, screen.fields.get(screen.focus, "")[:-1])),
+        Node("key", (round(2 * w), y, round(8 * w), y + h), "space", resource_id="key_space",
+             on_tap=lambda: phone.type_text(" ")),
+        Node("key", (round(8 * w), y, lay.width, y + h), "⏎", resource_id="key_enter", hint="Enter",
+             on_tap=lambda: phone.apps[screen.app].on_enter(phone, screen)),
+    ]
+    return nodes
 
 
 def _list(screen: Screen, lay: Layout, top: int, items: list[Node]) -> list[Node]:
@@ -130,7 +149,7 @@ class Notes(App):
             nodes = _app_bar(phone, lay, "Edit note" if screen.data.get("id") else "New note", action=save)
             nodes += [_field(screen, lay, "title", "Title", 0, lay.content_top),
                       _field(screen, lay, "body", "Note", 1, lay.content_top)]
-            return nodes + _keyboard(screen, lay)
+            return nodes + _keyboard(phone, screen, lay)
         nodes = _app_bar(phone, lay, "Notes", back=False)
         rows = phone.db.execute("SELECT _id, title, body FROM notes ORDER BY _id").fetchall()
         items = [Node("row", (0, 0, 0, 0), title, hint=body, resource_id=f"note_{nid}",
@@ -180,7 +199,7 @@ class Contacts(App):
             nodes = _app_bar(phone, lay, "New contact", action=save)
             for i, (name, hint) in enumerate((("name", "Name"), ("phone", "Phone"), ("email", "Email"))):
                 nodes.append(_field(screen, lay, name, hint, i, lay.content_top))
-            return nodes + _keyboard(screen, lay)
+            return nodes + _keyboard(phone, screen, lay)
         if screen.name == "detail":
             row = phone.db.execute("SELECT name, phone, email FROM contacts WHERE _id=?", (screen.data["id"],)).fetchone()
             nodes = _app_bar(phone, lay, row[0] if row else "Contact")
@@ -200,7 +219,7 @@ class Contacts(App):
             nodes.append(Node("text", lay.row(2), "No contacts", resource_id="empty"))
         nodes.append(Node("fab", lay.fab(), "+", hint="New contact", resource_id="new_contact",
                           on_tap=lambda: phone.push(Screen(self.package, "edit", {"focus": "name"}))))
-        return nodes + _keyboard(screen, lay)
+        return nodes + _keyboard(phone, screen, lay)
 
     def _save(self, phone: Phone, screen: Screen) -> None:
         f = screen.fields

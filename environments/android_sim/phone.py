@@ -22,6 +22,7 @@ DEFAULT_SETTINGS = {
     "system": {"user_rotation": "0", "accelerometer_rotation": "0", "volume_music": "7", "screen_brightness": "128"},
     "secure": {"ui_night_mode": "1", "default_input_method": "com.android.inputmethod.latin/.LatinIME"},
 }
+DEFAULT_SIZE = Size(1080, 2400)
 LATIN_IME = "com.android.inputmethod.latin/.LatinIME"
 ADB_IME = "com.android.adbkeyboard/.AdbIME"
 SCHEMA = """
@@ -38,7 +39,7 @@ class Phone:
     returning physical pixels: the simulator's way to exercise a screenshot/input size mismatch.
     """
 
-    def __init__(self, size: Size = Size(1080, 2400), *, density: int = 420, adb_keyboard: bool = False) -> None:
+    def __init__(self, size: Size = DEFAULT_SIZE, *, density: int = 420, adb_keyboard: bool = False) -> None:
         self.physical, self.density, self.override = size, density, None
         self.lock = threading.RLock()
         self.settings = {ns: dict(values) for ns, values in DEFAULT_SETTINGS.items()}

@@ -91,6 +91,9 @@ def _draw(phone: Phone) -> Image.Image:
     draw.text((12 * unit, 4 * unit), "12:00", fill=c["fg"], font=small)
     draw.text((screen.width - 12 * unit, 4 * unit), status, fill=c["fg"], font=small, anchor="ra")
     for node in phone.nodes():
+        if node.kind == "dialog":  # dim what lies under a dialog
+            image = Image.blend(image, Image.new("RGB", image.size, (0, 0, 0)), 0.4)
+            draw = ImageDraw.Draw(image)
         _draw_node(draw, node, box(node.bounds), unit, c)
     if phone.target is not None:
         draw.rectangle(box(phone.target), fill=TARGET_RGB)
@@ -102,8 +105,8 @@ def _draw_node(draw: ImageDraw.ImageDraw, n: Node, b: list[float], unit: float, 
     mid = (y1 + y2) / 2
     body, bold = _font(round(16 * unit)), _font(round(20 * unit), bold=True)
     if n.kind == "title":
-        draw.rectangle(b, fill=c["bar"])
-        draw.text((x1 + 72 * unit, mid), n.text, fill=c["fg"], font=bold, anchor="lm")
+        draw.rectangle([0, y1, draw.im.size[0], y2], fill=c["bar"])
+        draw.text((x1 + 16 * unit, mid), n.text, fill=c["fg"], font=bold, anchor="lm")
     elif n.kind == "button":
         draw.text(((x1 + x2) / 2, mid), n.text, fill=c["accent"], font=_font(round(18 * unit), bold=True), anchor="mm")
     elif n.kind in ("row", "toggle"):
@@ -145,12 +148,7 @@ def _draw_node(draw: ImageDraw.ImageDraw, n: Node, b: list[float], unit: float, 
         draw.text((x1 + 20 * unit, y1 + 36 * unit), n.text, fill=c["fg"], font=body, anchor="lm")
     elif n.kind == "keyboard":
         draw.rectangle(b, fill=c["bar"])
-        rows = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
-        key_h = (y2 - y1) / 4.5
-        for r, letters in enumerate(rows):
-            w = (x2 - x1) / 10
-            off = x1 + (10 - len(letters)) * w / 2
-            for k, ch in enumerate(letters):
-                kb = [off + k * w + 3 * unit, y1 + r * key_h + 6 * unit, off + (k + 1) * w - 3 * unit, y1 + (r + 1) * key_h]
-                draw.rounded_rectangle(kb, radius=4 * unit, fill=c["field"])
-                draw.text(((kb[0] + kb[2]) / 2, (kb[1] + kb[3]) / 2), ch, fill=c["fg"], font=body, anchor="mm")
+    elif n.kind == "key":
+        kb = [x1 + 3 * unit, y1 + 4 * unit, x2 - 3 * unit, y2 - 4 * unit]
+        draw.rounded_rectangle(kb, radius=4 * unit, fill=c["field"])
+        draw.text(((x1 + x2) / 2, mid), n.text, fill=c["fg"], font=body, anchor="mm")

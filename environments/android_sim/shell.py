@@ -339,7 +339,7 @@ def _sim(phone: Phone, args: list[str]) -> bytes | str:
         phone.target = None if args[1:] == ["clear"] else tuple(int(v) for v in args[1:5])
         return ""
     if args[:1] == ["last-tap"]:
-        return "none" if phone.last_tap is None else "%g %g" % phone.last_tap
+        return "none" if phone.last_tap is None else "{:g} {:g}".format(*phone.last_tap)
     if args[:1] == ["state"]:
         return json.dumps(phone.state())
     raise ShellError("usage: sim target X1 Y1 X2 Y2 | sim target clear | sim last-tap | sim state")

@@ -105,7 +105,7 @@ def content_query(env: Device, uri: str, columns: list[str]) -> list[dict[str, s
     out = env.shell(f"content query --uri {shlex.quote(uri)} --projection {':'.join(columns)}")
     if out.strip() == "No result found.":
         return []
-    splitter = re.compile(r", (?=(?:%s)=)" % "|".join(map(re.escape, columns)))
+    splitter = re.compile(r", (?=(?:{})=)".format("|".join(map(re.escape, columns))))
     rows = []
     for line in re.split(r"\n(?=Row: \d+ )", out.strip()):
         match = re.match(r"Row: \d+ (.*)", line, re.S)

@@ -35,7 +35,7 @@ def _phone(rng: random.Random) -> str:
 
 
 def _names(rng: random.Random, n: int) -> list[str]:
-    return [f"{f} {l}" for f, l in zip(rng.sample(FIRST, n), rng.sample(LAST, n))] if n <= len(LAST) else []
+    return [f"{first} {last}" for first, last in zip(rng.sample(FIRST, n), rng.sample(LAST, n))] if n <= len(LAST) else []
 
 
 # -- settings: run on real devices too ---------------------------------------------------------------

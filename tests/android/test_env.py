@@ -236,3 +236,13 @@ def test_androidworld_mapping(env, tmp_path):
     assert [a["action_type"] for a in exported] == ["open_app", "click", "answer", "status"]
     (mw, mh), (iw, ih) = (Trajectory.load(tmp_path).steps[1]["geometry"][k] for k in ("model", "input"))
     assert (exported[1]["x"], exported[1]["y"]) == (int(546 * iw / mw), int(1204 * ih / mh))
+
+
+def test_on_screen_keyboard_types(env):
+    run(env, action="open", text="Notes")
+    tap_id(env, "new_note")
+    for key in ("key_h", "key_i", "key_space", "key_x", "key_del"):
+        tap_id(env, key)
+    assert state(env)["fields"]["title"] == "hi "
+    tap_id(env, "key_enter")
+    assert state(env)["focus"] == "body"
