@@ -142,7 +142,8 @@ class TransformersModel:
             for image, (_, gh, gw) in zip(images, grids, strict=True):
                 check_grid(image.size, gh, gw)
                 image_tokens += gh * gw // 4
-        inputs.pop("mm_token_type_ids", None)
+        if "mm_token_type_ids" not in inputs:  # without it the model silently drops M-RoPE's 3D positions
+            raise RuntimeError("the processor returned no mm_token_type_ids; this transformers version is unsupported")
         return inputs, image_tokens
 
     def _video_inputs(self, prompt: Prompt, fps: float):
@@ -162,8 +163,11 @@ class TransformersModel:
         text = prompt.render().replace(IMAGE_PLACEHOLDER * len(frames), VIDEO_PLACEHOLDER, 1)
         text = text.replace("<|video_pad|>", "<|video_pad|>" * tokens, 1)
         encoded = self.processor.tokenizer([text], return_tensors="pt")
+        # modality per token (2 = video): the model computes M-RoPE's 3D positions only when given these
+        modality = (encoded["input_ids"] == self.processor.video_token_id).long() * 2
         return BatchFeature({
             "input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"],
+            "mm_token_type_ids": modality,
             "pixel_values_videos": torch.from_numpy(pixels), "video_grid_thw": torch.tensor([grid]),
             "second_per_grid_ts": torch.tensor([2.0 / fps]),
         }), tokens

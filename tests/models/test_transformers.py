@@ -259,3 +259,29 @@ def test_video_patches_match_the_image_processor_layout(tiny_model):
     patches, grid = video_patches([frame, frame], processor.image_mean, processor.image_std)
     assert grid == expected["image_grid_thw"][0].tolist()
     np.testing.assert_allclose(patches, expected["pixel_values"], atol=1e-5)
+
+
+@pytest.mark.parametrize("video", [False, True], ids=["image", "video"])
+def test_vision_tokens_get_mrope_3d_positions(tiny_model, video):
+    """Qwen2.5-VL only computes its 3D (t, h, w) positions when told which tokens are vision tokens."""
+    frames = (screenshot(Size(280, 196)),) * (2 if video else 1)
+    prompt = Prompt("", "x", frames, meta={"video": {"fps": 1.0}} if video else {})
+    inputs, tokens = tiny_model._video_inputs(prompt, 1.0) if video else tiny_model._image_inputs(prompt)
+    assert (inputs["mm_token_type_ids"] == (2 if video else 1)).sum().item() == tokens
+    grid = inputs["video_grid_thw" if video else "image_grid_thw"]
+    positions, deltas = tiny_model.model.model.get_rope_index(
+        inputs["input_ids"], image_grid_thw=None if video else grid, video_grid_thw=grid if video else None,
+        attention_mask=inputs["attention_mask"], second_per_grid_ts=inputs.get("second_per_grid_ts"),
+        mm_token_type_ids=inputs["mm_token_type_ids"],
+    )
+    vision = inputs["mm_token_type_ids"][0] > 0
+    h_ids, w_ids = positions[1, 0, vision], positions[2, 0, vision]
+    assert len(set(h_ids.tolist())) == 196 // 28 and len(set(w_ids.tolist())) == 280 // 28  # a 2D grid
+    assert deltas.item() < 0  # vision tokens share positions: the sequence's positions end early
+    tiny_model.max_new_tokens, saved = 2, tiny_model.max_new_tokens
+    try:
+        tiny_model.model.model.rope_deltas = None
+        tiny_model.generate(prompt)
+    finally:
+        tiny_model.max_new_tokens = saved
+    assert tiny_model.model.model.rope_deltas is not None and tiny_model.model.model.rope_deltas.item() == deltas.item()
