@@ -93,14 +93,16 @@ def evaluate(dataset: Dataset, model: Model, out: str | Path, settings: QuerySet
         if len(dataset.problems) > 10:
             console.print(f"  [yellow]... and {len(dataset.problems) - 10} more (all in {out / SUMMARY})[/]")
     samples = interleave(dataset.samples, limit)
+    # What makes two answers to one sample comparable; --split and --limit may change between resumes.
     config = {
-        "suite": "screenspot", "data": str(dataset.root.resolve()), "format": dataset.format, "splits": dataset.splits,
-        "language": language, "model": getattr(model, "name", type(model).__name__), "prefill": settings.prefill,
+        "suite": "screenspot", "data": str(dataset.root.resolve()), "format": dataset.format, "language": language,
+        "model": getattr(model, "name", type(model).__name__), "prefill": settings.prefill,
         "min_pixels": settings.min_pixels, "max_pixels": settings.max_pixels,
     }
     records = run_samples(samples, lambda s: ground_sample(model, s, settings), out, config=config,
                           workers=workers, console=console)
-    summary = summarise(records, dataset.format, problems=dataset.problems, settings=config | {"limit": limit})
+    summary = summarise(records, dataset.format, problems=dataset.problems,
+                        settings=config | {"splits": dataset.splits, "limit": limit})
     write_json_atomic(out / SUMMARY, summary)
     for table in tables(summary):
         console.print(table)
