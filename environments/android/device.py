@@ -71,6 +71,7 @@ class AdbLink:
         self.reconnects = 0
         self._client = _client(self.host, self.port, timeout)
         self.serial = self._resolve(config_errors=True)
+        self.requested = self.serial  # a reconnect must find this very device again
         self._device = self._client.device(self.serial)
 
     # -- finding the device ------------------------------------------------------------------------------

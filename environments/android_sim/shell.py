@@ -1,6 +1,7 @@
 """The simulated device's shell: the commands an adb client sends, parsed like the device's sh would.
 
-Supported: screencap, input, am, monkey, pm, cmd package, wm, settings, content, dumpsys, getprop,
+Supported: screencap, input, am, monkey, pm, cmd (package, connectivity, uimode), svc, wm, settings,
+content, dumpsys, getprop,
 ime, uiautomator dump, cat/echo/rm, plus the test-only ``sim`` (show a target, report the last tap,
 dump state). Commands may be chained with ``;`` and ``&&``. Output mimics Android's where a client
 parses it (``wm size``, ``content query``, ``cmd package query-activities``).
@@ -189,7 +190,22 @@ def _pm(phone: Phone, args: list[str]) -> str:
     raise ShellError(f"Error: pm {' '.join(args)} is not simulated")
 
 
+def _svc(phone: Phone, args: list[str]) -> str:
+    """``svc wifi|bluetooth enable|disable``: the radio switches and its setting follows, as on Android."""
+    keys = {"wifi": "wifi_on", "bluetooth": "bluetooth_on"}
+    if len(args) != 2 or args[0] not in keys or args[1] not in ("enable", "disable"):
+        raise ShellError("usage: svc wifi|bluetooth enable|disable")
+    phone.put_setting("global", keys[args[0]], "1" if args[1] == "enable" else "0")
+    return ""
+
+
 def _cmd(phone: Phone, args: list[str]) -> str:
+    if args[:2] == ["connectivity", "airplane-mode"] and len(args) == 3 and args[2] in ("enable", "disable"):
+        phone.put_setting("global", "airplane_mode_on", "1" if args[2] == "enable" else "0")
+        return ""
+    if args[:2] == ["uimode", "night"] and len(args) == 3 and args[2] in ("yes", "no"):
+        phone.put_setting("secure", "ui_night_mode", "2" if args[2] == "yes" else "1")
+        return f"Night mode: {args[2]}"
     if args[:2] == ["package", "query-activities"]:
         blocks = [f"{len(phone.launchable())} activities found:"]
         for i, app in enumerate(phone.launchable()):
@@ -348,7 +364,7 @@ def _sim(phone: Phone, args: list[str]) -> bytes | str:
 COMMANDS = {
     "screencap": _screencap, "input": _input, "am": _am, "monkey": _monkey, "pm": _pm, "cmd": _cmd, "wm": _wm,
     "settings": _settings, "content": _content, "dumpsys": _dumpsys, "getprop": _getprop, "ime": _ime,
-    "uiautomator": _uiautomator, "cat": _cat, "rm": _rm, "sim": _sim,
+    "uiautomator": _uiautomator, "cat": _cat, "rm": _rm, "sim": _sim, "svc": _svc,
     "echo": lambda phone, args: " ".join(args), "true": lambda phone, args: "",
 }
 RAW_HEADER = struct.Struct("<4I")  # width, height, pixel format (1 = RGBA_8888), colour space: Android 9+

@@ -67,6 +67,8 @@ def main(args: argparse.Namespace) -> int:
     model = build_model(args)
     with AndroidEnvironment(args.serial, args.adb_host, args.adb_port, capture=args.adb_capture,
                             settle=args.adb_settle) as env:
+        for task_id in dict.fromkeys(ids):  # refuse up front tasks whose apps this device lacks
+            REGISTRY[task_id].sample(args.seed).check_device(env)
         suite = AndroidSuite(env, model, config)
         records = run_units(units, suite.run, out, config=options, retry_errors=args.retry_errors, console=err,
                             label="Android")

@@ -17,7 +17,6 @@ from tasks.android.base import (  # noqa: F401 - REGISTRY re-exported
     get_setting,
     go_home,
     norm,
-    put_setting,
     register,
 )
 
@@ -40,49 +39,64 @@ def _names(rng: random.Random, n: int) -> list[str]:
 
 # -- settings: run on real devices too ---------------------------------------------------------------
 class _Toggle(AndroidTask):
+    """Setup flips the switch with the system command a real device obeys (``svc``, ``cmd``), not by
+    writing the setting, which on a real phone only mirrors the radio's state; the check reads it."""
+
     namespace: ClassVar[str] = "global"
     key: ClassVar[str]
-    on: ClassVar[str] = "1"
-    off: ClassVar[str] = "0"
+    on: ClassVar[tuple[str, ...]] = ("1",)
+    off: ClassVar[tuple[str, ...]] = ("0",)
+    switch: ClassVar[tuple[str, str]]  # shell lines turning it on, off
     want_on: ClassVar[bool] = True
 
     def setup(self, env: Device) -> None:
-        put_setting(env, self.namespace, self.key, self.off if self.want_on else self.on)
+        env.shell(self.switch[1] if self.want_on else self.switch[0])
         go_home(env)
 
     def is_successful(self, env: Device) -> float:
-        return float(get_setting(env, self.namespace, self.key) == (self.on if self.want_on else self.off))
+        return float(get_setting(env, self.namespace, self.key) in (self.on if self.want_on else self.off))
+
+
+class _Wifi(_Toggle):
+    key, switch = "wifi_on", ("svc wifi enable", "svc wifi disable")
+    on, off = ("1", "2"), ("0", "3")  # 2 and 3: the same states while airplane mode is on
+
+
+class _Bluetooth(_Toggle):
+    key, switch = "bluetooth_on", ("svc bluetooth enable", "svc bluetooth disable")
 
 
 @register
-class SystemWifiTurnOn(_Toggle):
-    id, template, key = "SystemWifiTurnOn", "Turn on Wi-Fi.", "wifi_on"
+class SystemWifiTurnOn(_Wifi):
+    id, template = "SystemWifiTurnOn", "Turn on Wi-Fi."
 
 
 @register
-class SystemWifiTurnOff(_Toggle):
-    id, template, key, want_on = "SystemWifiTurnOff", "Turn off Wi-Fi.", "wifi_on", False
+class SystemWifiTurnOff(_Wifi):
+    id, template, want_on = "SystemWifiTurnOff", "Turn off Wi-Fi.", False
 
 
 @register
-class SystemBluetoothTurnOn(_Toggle):
-    id, template, key = "SystemBluetoothTurnOn", "Turn on Bluetooth.", "bluetooth_on"
+class SystemBluetoothTurnOn(_Bluetooth):
+    id, template = "SystemBluetoothTurnOn", "Turn on Bluetooth."
 
 
 @register
-class SystemBluetoothTurnOff(_Toggle):
-    id, template, key, want_on = "SystemBluetoothTurnOff", "Turn off Bluetooth.", "bluetooth_on", False
+class SystemBluetoothTurnOff(_Bluetooth):
+    id, template, want_on = "SystemBluetoothTurnOff", "Turn off Bluetooth.", False
 
 
 @register
 class SystemAirplaneModeOn(_Toggle):
     id, template, key = "SystemAirplaneModeOn", "Turn on airplane mode.", "airplane_mode_on"
+    switch = ("cmd connectivity airplane-mode enable", "cmd connectivity airplane-mode disable")
 
 
 @register
 class SystemDarkThemeOn(_Toggle):
     id, template = "SystemDarkThemeOn", "Turn on the dark theme."
-    namespace, key, on, off = "secure", "ui_night_mode", "2", "1"
+    namespace, key, on, off = "secure", "ui_night_mode", ("2",), ("1", "0")
+    switch = ("cmd uimode night yes", "cmd uimode night no")
 
 
 @register
@@ -246,7 +260,7 @@ class AirplaneModeAndNote(_NotesTask):
         return {"title": rng.choice(TITLES), "body": rng.choice(BODIES)}
 
     def setup(self, env: Device) -> None:
-        put_setting(env, "global", "airplane_mode_on", "0")
+        env.shell("cmd connectivity airplane-mode disable")
         super().setup(env)
 
     def is_successful(self, env: Device) -> float:

@@ -43,3 +43,14 @@ def test_task_solvable_and_not_free(adb_server, tmp_path, task_id):
         assert idle["reward"] == 0.0, idle
         assert idle["outcome"] == "failure" and idle["agent_outcome"] == "success"
         json.dumps(solved), json.dumps(idle)  # records must be plain JSON
+
+
+def test_missing_app_is_a_config_error(adb_server):
+    from agent.errors import ConfigError
+
+    phone = adb_server.add("emulator-5554", Phone(Size(720, 1280)))
+    del phone.apps["com.sim.notes"]  # like a real phone, which has no such app
+    with AndroidEnvironment(port=adb_server.port, settle=0) as env:
+        REGISTRY["SystemWifiTurnOn"].sample(0).check_device(env)  # settings tasks need nothing special
+        with pytest.raises(ConfigError, match="NotesCreate needs the app.*com.sim.notes"):
+            REGISTRY["NotesCreate"].sample(0).check_device(env)
