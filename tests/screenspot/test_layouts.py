@@ -117,3 +117,13 @@ def test_pro_bad_fields(tmp_path: Path) -> None:
         "vscode_linux.json[2]: missing field ui_type",
         "vscode_linux.json[3]: instruction is empty or missing",
     ]
+
+
+def test_duplicate_ids_are_a_layout_error(tmp_path: Path) -> None:
+    make_pro(tmp_path)
+    path = tmp_path / "annotations" / "excel_windows.json"
+    items = json.loads(path.read_text())
+    items[1]["id"] = items[0]["id"]
+    path.write_text(json.dumps(items))
+    with pytest.raises(ConfigError, match="sample id 'excel_windows/excel_windows_0' appears twice"):
+        load(tmp_path)
