@@ -29,7 +29,7 @@ from agent.errors import ConfigError, OutOfRangeError, ParseError
 from agent.geometry import Geometry, ModelPoint, Size
 from agent.imaging import to_model_image
 from agent.models.base import Model
-from agent.parser import parse_point
+from agent.parser import parse_point, parse_tool_calls
 from agent.prompt import Prompt, system_prompt
 from tasks.runner import RESULTS, Unit, check_config, finished, load_results
 from tasks.screenspot.data import Sample
@@ -87,7 +87,7 @@ def _screenshot(path: Path, min_pixels: int, max_pixels: int) -> tuple[Geometry,
 def score(text: str, geometry: Geometry, box: tuple[float, float, float, float]) -> Score:
     """Correct iff the answer's point, mapped per axis to the original image, is inside ``box`` (edges count)."""
     try:
-        x, y = parse_point(text)
+        x, y = _point(text)
     except ParseError as exc:
         return Score("wrong_format", None, None, str(exc))
     reason = ""
@@ -100,6 +100,18 @@ def score(text: str, geometry: Geometry, box: tuple[float, float, float, float])
     x1, y1, x2, y2 = box
     inside = x1 - EDGE_TOLERANCE <= px <= x2 + EDGE_TOLERANCE and y1 - EDGE_TOLERANCE <= py <= y2 + EDGE_TOLERANCE
     return Score("correct" if inside else "wrong", (px, py), (x, y), reason)
+
+
+def _point(text: str) -> tuple[float, float]:
+    """`parse_point`, plus the Pro harness's rule that a 4-number coordinate is a box whose centre counts."""
+    try:
+        return parse_point(text)
+    except ParseError:
+        for call in parse_tool_calls(text):  # raises ParseError again when there is no call at all
+            c = call.arguments.get("coordinate")
+            if isinstance(c, list) and len(c) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in c):
+                return (c[0] + c[2]) / 2, (c[1] + c[3]) / 2
+        raise
 
 
 def ground_sample(model: Model, sample: Sample, settings: QuerySettings) -> dict[str, Any]:

@@ -174,3 +174,11 @@ def test_unreadable_image_is_skipped_and_reported(tmp_path: Path, v1_dir) -> Non
     assert summary["scored"] == 6 and [s["id"] for s in summary["skipped"]] == ["web/0", "web/1"]
     assert "cannot use the image" in summary["skipped"][0]["reason"]
     assert summary["overall"]["all"]["accuracy"] == 1.0
+
+
+def test_four_number_coordinate_scores_its_centre_like_the_pro_harness() -> None:
+    g = geometry_of(Size(1008, 588))  # model space == image space
+    text = PREFILL + "100, 50, 180, 90]}}\n</tool_call>"
+    result = score(text, g, (130, 60, 150, 80))
+    assert result.correctness == "correct" and result.point == (140, 70)
+    assert score(PREFILL + "100, 50, 180]}}", g, (0, 0, 500, 500)).correctness == "wrong_format"
