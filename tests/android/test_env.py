@@ -246,3 +246,16 @@ def test_on_screen_keyboard_types(env):
     assert state(env)["fields"]["title"] == "hi "
     tap_id(env, "key_enter")
     assert state(env)["focus"] == "body"
+
+
+def test_unknown_app_and_non_ascii_are_fed_back_to_the_model(env, tmp_path):
+    call = '<tool_call>\n{"name": "mobile_use", "arguments": %s}\n</tool_call>'
+    texts = [call % '{"action": "open", "text": "Spotify"}', call % '{"action": "open", "text": "Notes"}',
+             call % '{"action": "type", "text": "naïve"}', call % '{"action": "type", "text": "naive"}',
+             call % '{"action": "terminate", "status": "success"}']
+    result = Agent(ReplayModel(texts), env, AgentConfig(max_steps=5, max_retries=1), TrajectoryWriter(tmp_path)).run("x")
+    assert result.outcome == "success" and result.steps == 3
+    steps = Trajectory.load(tmp_path).steps
+    assert "no app called 'Spotify'" in steps[0]["attempts"][1]["feedback"]
+    assert "can only type ASCII" in steps[1]["attempts"][1]["feedback"]
+    assert state(env)["package"] == "com.sim.notes"
