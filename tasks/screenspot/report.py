@@ -53,6 +53,7 @@ def summarise(records: Sequence[dict[str, Any]], format: str, *, problems: Seque
         summary["application"] = breakdown(scored, "application")
     else:
         summary["platform"] = breakdown(scored, "platform", PLATFORM_ORDER)
+        summary["source"] = breakdown(scored, "source")  # data_source: ios, windows, gitlab, ... or your screens
     summary["errors"] = [{"id": r["task"], "reason": r.get("reason", "")} for r in records if r.get("outcome") == "error"]
     summary["skipped"] = [{"id": r["task"], "reason": r.get("reason", "")} for r in records if r.get("outcome") == "skipped"]
     summary["invalid_samples"] = list(problems)
@@ -62,7 +63,8 @@ def summarise(records: Sequence[dict[str, Any]], format: str, *, problems: Seque
 def tables(summary: dict[str, Any]) -> list[Table]:
     """The tables to print: one per standard split, each with an 'all' row."""
     sections = [("group", "Pro by group"), ("application", "Pro by application")] if summary["format"] == "pro" \
-        else [("platform", f"ScreenSpot {summary['format']} by platform")]
+        else [("source", f"ScreenSpot {summary['format']} by data source"),
+              ("platform", f"ScreenSpot {summary['format']} by platform")]
     result = []
     for key, title in sections:
         rows = dict(summary[key])

@@ -79,7 +79,7 @@ def test_v1_run_counts_known_correct(tmp_path: Path, v1_dir) -> None:
     assert summary["platform"]["mobile"]["icon"]["correct"] == 1 and summary["platform"]["mobile"]["icon"]["total"] == 2
     assert summary["platform"]["desktop"]["all"]["correct"] == 2
     assert summary["platform"]["web"]["text"]["accuracy"] == 1.0 and summary["platform"]["web"]["icon"]["wrong_format"] == 1
-    assert list(summary["platform"]) == ["mobile", "desktop", "web"]
+    assert list(summary["platform"]) == ["mobile", "desktop", "web"] and set(summary["source"]) == {"ios", "fixture"}
     records = results(tmp_path / "out")
     assert len(records) == 8 and all(r["answer"].startswith(PREFILL) for r in records)
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["overall"]["all"]["correct"] == 5
