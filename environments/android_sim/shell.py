@@ -29,24 +29,47 @@ class ShellError(Exception):
 
 def run(phone: Phone, cmdline: str) -> bytes:
     """Run a command line and return its output (stdout and stderr, as `shell:` v1 mixes them)."""
-    lexer = shlex.shlex(cmdline, posix=True, punctuation_chars=";&|")
-    lexer.whitespace_split, lexer.commenters = True, ""
-    try:
-        tokens = list(lexer)
-    except ValueError as exc:
-        return f"/system/bin/sh: syntax error: {exc}\n".encode()
-    out, command = io.BytesIO(), []
+    out = io.BytesIO()
     with phone.lock:
-        for token in [*tokens, ";"]:
-            if token not in (";", "&&", "&", "|", "||"):
-                command.append(token)
-                continue
-            if command:
-                ok = _run_one(phone, command, out)
-                command = []
-                if token == "&&" and not ok:
-                    break
+        for segment, separator in _split_commands(cmdline):
+            try:
+                argv = shlex.split(segment)
+            except ValueError as exc:
+                out.write(f"/system/bin/sh: syntax error: {exc}\n".encode())
+                break
+            if argv and not _run_one(phone, argv, out) and separator == "&&":
+                break
     return out.getvalue()
+
+
+def _split_commands(line: str) -> list[tuple[str, str]]:
+    """Split at unquoted ``;``, ``&&``, ``||``, ``&`` and ``|`` (pipes run as sequences here), keeping
+    quoted and backslash-escaped text whole, as sh does."""
+    parts, current, quote, i = [], [], None, 0
+    while i < len(line):
+        c = line[i]
+        if quote:
+            current.append(c)
+            if c == quote:
+                quote = None
+            elif c == "\\" and quote == '"' and i + 1 < len(line):
+                current.append(line[i + 1])
+                i += 1
+        elif c in "'\"":
+            quote = c
+            current.append(c)
+        elif c == "\\" and i + 1 < len(line):
+            current.append(line[i:i + 2])
+            i += 1
+        elif c in ";&|":
+            separator = line[i:i + 2] if line[i:i + 2] in ("&&", "||") else c
+            parts.append(("".join(current), separator))
+            current, i = [], i + len(separator) - 1
+        else:
+            current.append(c)
+        i += 1
+    parts.append(("".join(current), ";"))
+    return parts
 
 
 def _run_one(phone: Phone, argv: list[str], out: io.BytesIO) -> bool:
