@@ -41,6 +41,7 @@ class AndroidEnvironment(EnvironmentBase):
         self.capture, self.settle = capture, settle
         self.last_answer: str | None = None
         self._natural: Size | None = None  # logical size in the display's natural orientation
+        self._rotation: tuple[bool, int | None] | None = None  # (landscape screenshot, rotation 0-3) last read
         self._apps: tuple[list[LauncherApp], list[str]] | None = None
 
     @property
@@ -53,7 +54,7 @@ class AndroidEnvironment(EnvironmentBase):
 
     # -- observation ---------------------------------------------------------------------------------
     def reset(self) -> Observation:
-        self._natural, self.last_answer = None, None
+        self._natural, self._rotation, self.last_answer = None, None, None
         return self.observe()
 
     def observe(self) -> Observation:
@@ -63,8 +64,11 @@ class AndroidEnvironment(EnvironmentBase):
         image = self._decode(data)
         t2 = time.perf_counter()
         input_size = self.input_size(Size(*image.size))
-        info = {"serial": self.serial, "orientation": "landscape" if image.width > image.height else "portrait",
-                "capture": self.capture, "timings": {"screencap": round(t1 - t0, 6), "decode": round(t2 - t1, 6)}}
+        landscape = image.width > image.height
+        if self._rotation is None or self._rotation[0] != landscape:  # read again only when it turned
+            self._rotation = (landscape, self.rotation())
+        info = {"serial": self.serial, "orientation": "landscape" if landscape else "portrait",
+                "rotation": self._rotation[1], "capture": self.capture, "timings": {"screencap": round(t1 - t0, 6), "decode": round(t2 - t1, 6)}}
         return Observation(image, input_size, info=info)
 
     def _decode(self, data: bytes) -> Image.Image:
@@ -95,6 +99,11 @@ class AndroidEnvironment(EnvironmentBase):
         if (screenshot.width > screenshot.height) != (n.width > n.height):
             return Size(n.height, n.width)
         return n
+
+    def rotation(self) -> int | None:
+        """The display's rotation in quarter turns (``dumpsys input``'s SurfaceOrientation), None if unknown."""
+        match = re.search(r"SurfaceOrientation:\s*(\d)", self.link.shell("dumpsys input"))
+        return int(match.group(1)) if match else None
 
     # -- actions -------------------------------------------------------------------------------------
     def execute(self, command: Command) -> StepResult:

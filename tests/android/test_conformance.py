@@ -31,7 +31,7 @@ def test_clicks_land_on_targets(adb_server, physical, logical, rotation):
         expected = logical or physical
         if rotation % 2:
             expected = Size(expected.height, expected.width)
-        assert obs.input_size == expected
+        assert obs.input_size == expected and obs.info["rotation"] == rotation
         assert obs.screenshot_size == (Size(physical.height, physical.width) if rotation % 2 else physical)
         display = SimTargetDisplay(env.shell)
         configs = [AgentConfig(max_steps=1, max_retries=0)]

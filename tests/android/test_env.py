@@ -259,3 +259,12 @@ def test_unknown_app_and_non_ascii_are_fed_back_to_the_model(env, tmp_path):
     assert "no app called 'Spotify'" in steps[0]["attempts"][1]["feedback"]
     assert "can only type ASCII" in steps[1]["attempts"][1]["feedback"]
     assert state(env)["package"] == "com.sim.notes"
+
+
+def test_rotation_mid_episode_is_followed(env):
+    assert env.reset().info["rotation"] == 0
+    env.shell("settings put system user_rotation 1")
+    obs = env.observe()
+    assert obs.info["rotation"] == 1 and obs.input_size == Size(2400, 1080) and obs.screenshot_size == Size(2400, 1080)
+    run(env, ScreenPoint(2300, 1000), action="click")
+    assert env.shell("sim last-tap") == "2300 1000"
