@@ -59,7 +59,10 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
     model = build_model(args)
     console.print(f"[bold]Demo:[/] {task.instruction}\nmodel: {model.name}; on a CPU each step of the 3B model "
                   "takes a minute or two")
-    result, state = run_task(model, task.name, out)
+    from agent.loop import AgentConfig
+
+    config = AgentConfig(max_steps=15, min_pixels=args.min_pixels, max_pixels=args.max_pixels)
+    result, state = run_task(model, task.name, out, config)
     from agent.report import print_episode
 
     print_episode(out, result, console)
@@ -68,7 +71,7 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
     return 0 if ok else 1
 
 
-def run_task(model: Any, task_name: str, out: Path, **env_options: Any):
+def run_task(model: Any, task_name: str, out: Path, config: Any = None, **env_options: Any):
     """Run one demo task with ``model`` on a fresh browser; returns (EpisodeResult, the app's state)."""
     from agent.loop import Agent, AgentConfig
     from agent.trajectory import TrajectoryWriter
@@ -81,7 +84,7 @@ def run_task(model: Any, task_name: str, out: Path, **env_options: Any):
         if callable(model):  # a factory that needs the live page (the scripted policy)
             model = model(env)
         writer = TrajectoryWriter(out, image_format="jpeg")
-        result = Agent(model, env, AgentConfig(max_steps=15), writer).run(
+        result = Agent(model, env, config or AgentConfig(max_steps=15), writer).run(
             task.instruction, run_info={"demo_task": task.name})
         state = env.page.evaluate("window.__demoState || {}")
     return result, state
@@ -115,7 +118,7 @@ def record(out: Path, task: str, console: Console) -> int:
     from environments.webapps.policy import PLANS, ScriptedPolicy
 
     result, state = run_task(lambda env: ScriptedPolicy(env.page, PLANS[task], env.viewport), task, out,
-                             viewport=Size(1280, 720))
+                             None, viewport=Size(1280, 720))
     from agent.report import print_episode
     from environments.webapps import DEMO_TASKS
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
-import os
-import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,14 +25,12 @@ from agent.errors import ActionValidationError, ConfigError, EnvironmentFailure
 from agent.geometry import ScreenPoint, Size
 from environments.base import Command, EnvironmentBase, Observation, StepResult
 from environments.browser_keys import to_playwright_keys
+from environments.chromium import find_chromium, launch_browser, launch_error, start_playwright  # noqa: F401
 
 if TYPE_CHECKING:
     import argparse
 
-DEBIAN_CHROMIUM = "/usr/bin/chromium"
 DEFAULT_VIEWPORT = Size(1280, 720)
-CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic")  # Playwright adds --headless itself
 SETTLE_QUIET_MS = 40  # no DOM mutation for this long counts as settled
 SETTLE_TIMEOUT_MS = 3000  # a page that never settles (spinners, tickers) is observed anyway after this
 NAVIGATION_TIMEOUT_MS = 15000
@@ -105,16 +101,33 @@ class BrowserEnvironment(EnvironmentBase):
                     self.context = self.browser.new_context(**context_options)
             except Exception as exc:
                 self._playwright.stop()
-                raise _launch_error(options, exc) from None
+                raise launch_error(options, exc) from None
         self._owned_browser = shared is None
         self.context.add_init_script(SETTLE_SCRIPT)
         if self.allow_domains:
             self.context.route("**/*", self._route)
         self.context.on("close", lambda *_: self._mark_gone("the browser was closed"))
-        self.page = self.context.pages[0] if self.context.pages else self.context.new_page()
-        self.page.on("crash", lambda *_: self._mark_gone("the page crashed"))
-        self.page.on("close", lambda *_: self._mark_gone("the page was closed"))
-        self._cdp = self.context.new_cdp_session(self.page)
+        self._newest: Any = None  # a tab the page opened (target=_blank, window.open), adopted at the next look
+        self.context.on("page", self._opened)
+        self._adopt(self.context.pages[0] if self.context.pages else self.context.new_page())
+
+    def _adopt(self, page: Any) -> None:
+        """Make ``page`` the one observed and acted on (the model sees one tab: the newest)."""
+        self.page, self._newest = page, None
+        page.on("crash", lambda *_: self._mark_gone("the page crashed"))
+        page.on("close", self._closed)
+        self._cdp = self.context.new_cdp_session(page)
+
+    def _opened(self, page: Any) -> None:
+        self._newest = page
+
+    def _closed(self, page: Any) -> None:
+        if page is self.page and self._newest is None:
+            others = [p for p in self.context.pages if p is not page and not p.is_closed()]
+            if others:
+                self._newest = others[-1]  # window.close(): go back to the tab that is left
+            else:
+                self._mark_gone("the page was closed")
 
     def close(self) -> None:
         for closer in (getattr(self, "context", None), getattr(self, "browser", None),
@@ -131,6 +144,27 @@ class BrowserEnvironment(EnvironmentBase):
     def _check(self) -> None:
         if self._gone:
             raise BrowserGone(f"{self._gone}; the episode cannot continue")
+        if self._newest is not None and not self._newest.is_closed():
+            try:
+                self._adopt(self._newest)
+                self.page.bring_to_front()
+            except Exception as exc:
+                raise self._failure(exc) from None
+            self.settle()
+
+    def _tab_closed(self) -> bool:
+        """After an error: True when only the observed tab closed and another is left to adopt."""
+        if self._gone or self.context.browser and not self.context.browser.is_connected():
+            return False
+        if not self.page.is_closed():
+            with contextlib.suppress(Exception):
+                self.page.wait_for_event("close", timeout=500)
+        others = [p for p in self.context.pages if not p.is_closed()]
+        if not self.page.is_closed() or not others:
+            return False
+        self._gone = None
+        self._adopt(others[-1])
+        return True
 
     def _failure(self, exc: Exception) -> Exception:
         """Turn a Playwright error into `BrowserGone` when the browser or page went away."""
@@ -183,7 +217,9 @@ class BrowserEnvironment(EnvironmentBase):
         try:
             image = self.capture()
         except Exception as exc:
-            raise self._failure(exc) from None
+            if not self._tab_closed():
+                raise self._failure(exc) from None
+            return self.observe()
         info = {"url": self.page.url, "capture_ms": round((time.perf_counter() - t) * 1000, 2),
                 "cursor": [self.cursor.x, self.cursor.y]}
         return Observation(image, self.viewport, info=info)
@@ -218,7 +254,9 @@ class BrowserEnvironment(EnvironmentBase):
         except (ActionValidationError, BrowserGone):
             raise
         except Exception as exc:
-            raise self._failure(exc) from None
+            if not self._tab_closed():
+                raise self._failure(exc) from None
+            info["tab_closed"] = True  # the action closed its tab; the next look shows the one left
         if len(self.blocked) > blocked_before:
             info["blocked_navigation"] = self.blocked[blocked_before:]
         return StepResult(info=info)
@@ -248,7 +286,10 @@ class BrowserEnvironment(EnvironmentBase):
             for key in reversed(keys):
                 self.page.keyboard.up(key)
         elif name == "scroll":
+            seen = self.page.evaluate("window.__guiAgent ? window.__guiAgent.state.wheels : null")
             mouse.wheel(0, -(command.scroll_pixels or 0.0))  # the model's positive pixels scroll up
+            if seen is not None:  # the wheel event arrives asynchronously: see it land before settling
+                info["wheel_seen"] = self.page.evaluate("(n) => window.__guiAgent.wheelSeen(n, 1000)", seen)
         elif name == "wait":
             time.sleep(float(action.time))  # the model asked for this much time to pass
         elif name != "mouse_move":
@@ -284,6 +325,14 @@ class BrowserEnvironment(EnvironmentBase):
                 if not _navigated(exc):
                     raise
                 busy, state = "navigation", {}
+            if busy == "popup":  # the page opened a tab: wait for the browser to report it, adopt it next look
+                if self._newest is None:
+                    with contextlib.suppress(Exception):
+                        self.context.wait_for_event("page", timeout=remaining)
+                with contextlib.suppress(Exception):
+                    self.page.evaluate("window.__guiAgent && window.__guiAgent.popupSeen()")
+                busy = None if self._newest is not None else "popup"
+                break
             if busy in ("navigation", "loading") and time.perf_counter() < deadline:
                 try:  # a new document is on its way: wait for it by the browser's own event
                     self.page.wait_for_load_state("load", timeout=remaining)
@@ -336,48 +385,9 @@ def _same(a, b) -> bool:
     return a.shape == b.shape and float((abs(a - b).max(axis=2) > 24).mean()) < 0.001
 
 
-def start_playwright(headless: bool = True) -> tuple[Any, dict[str, Any]]:
-    """Start Playwright; returns it with the launch options for the Chromium this machine has."""
-    from playwright.sync_api import sync_playwright
-
-    if not headless and not os.environ.get("DISPLAY"):
-        raise ConfigError("--headed needs an X display, but DISPLAY is not set; run without --headed, or "
-                          "start one (e.g. `xvfb-run gui-agent run ...`) or use a desktop session")
-    options: dict[str, Any] = {"headless": headless, "args": list(CHROMIUM_ARGS)}
-    executable = find_chromium()
-    if executable:
-        options["executable_path"] = executable
-    return sync_playwright().start(), options
-
-
-def launch_browser(headless: bool = True) -> tuple[Any, Any]:
-    """(playwright, browser) to share between several environments: ``BrowserEnvironment(browser=...)``.
-    The caller closes the browser and stops playwright."""
-    playwright, options = start_playwright(headless)
-    try:
-        return playwright, playwright.chromium.launch(**options)
-    except Exception as exc:
-        playwright.stop()
-        raise _launch_error(options, exc) from None
-
-
-def _launch_error(options: dict[str, Any], exc: Exception) -> ConfigError:
-    where = options.get("executable_path", "Playwright's bundled Chromium")
-    return ConfigError(f"could not start Chromium ({where}): {str(exc).splitlines()[0]}. Install Debian's "
-                       "chromium (`sudo apt-get install chromium`) or run `playwright install chromium`.")
-
-
 def _navigated(exc: Exception) -> bool:
     text = str(exc)
     return "Execution context was destroyed" in text or "navigation" in text.lower()
-
-
-def find_chromium() -> str | None:
-    """Debian's chromium when installed, else None (Playwright's own browser, if the user installed one)."""
-    if Path(DEBIAN_CHROMIUM).exists():
-        return DEBIAN_CHROMIUM
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    return found
 
 
 def blocked_page(url: str, allowed: tuple[str, ...]) -> str:

@@ -7,6 +7,9 @@
   watch();
   // scrolling (wheel, keyboard, smooth scroll) moves pixels without a mutation: count it as activity
   window.addEventListener('scroll', () => { state.lastMutation = performance.now(); }, { capture: true, passive: true });
+  state.wheels = 0;  // wheel input reaches the page asynchronously; the caller waits to see it arrive
+  window.addEventListener('wheel', () => { state.wheels += 1; state.lastMutation = performance.now(); },
+                          { capture: true, passive: true });
   // fetch and XHR in flight; a response handler runs before the count drops (one macrotask later)
   const done = () => setTimeout(() => { state.pending -= 1; }, 0);
   const fetch0 = window.fetch;
@@ -31,6 +34,15 @@
       if (!e.destination.sameDocument && !e.downloadRequest) state.navigating = performance.now();
     });
   }
+  // a new tab on its way (target=_blank link or form, window.open): the caller waits for the browser's event
+  const opensTab = (t) => t && t !== '_self' && t !== '_parent' && t !== '_top';
+  document.addEventListener('click', (e) => {
+    const link = e.target.closest && e.target.closest('a[href], area[href]');
+    if (link && (opensTab(link.target) || e.ctrlKey || e.metaKey || e.shiftKey || e.button === 1)) state.popup = performance.now();
+  }, true);
+  document.addEventListener('submit', (e) => { if (opensTab(e.target.target)) state.popup = performance.now(); }, true);
+  const open0 = window.open;
+  window.open = function (...args) { state.popup = performance.now(); return open0.apply(this, args); };
   const finite = (a) => {
     if (a.playState !== 'running') return false;
     const end = a.effect && a.effect.getComputedTiming().endTime;
@@ -38,6 +50,7 @@
   };
   const busy = (quiet) => {
     if (state.navigating && performance.now() - state.navigating < 2000) return 'navigation';
+    if (state.popup) return 'popup';
     if (document.readyState !== 'complete') return 'loading';
     if (state.pending > 0) return 'network';
     if (performance.now() - state.lastMutation < quiet) return 'dom';
@@ -52,13 +65,19 @@
   };
   window.__guiAgent = {
     state,
+    popupSeen: () => { state.popup = 0; },
+    wheelSeen: (n, timeout) => new Promise((resolve) => {
+      const t0 = performance.now();
+      const check = () => (state.wheels > n || performance.now() - t0 >= timeout ? resolve(state.wheels > n) : setTimeout(check, 5));
+      check();
+    }),
     settle: (quiet, timeout) => new Promise((resolve) => {
       const t0 = performance.now();
       const check = () => {
         const b = busy(quiet);
         // canvas, video and frames change pixels this script cannot see: the caller compares screenshots then
         const opaque = !!document.querySelector('canvas, video, iframe, embed, object');
-        if (!b || performance.now() - t0 >= timeout) resolve({ busy: b, opaque, ms: performance.now() - t0 });
+        if (!b || b === 'popup' || performance.now() - t0 >= timeout) resolve({ busy: b, opaque, ms: performance.now() - t0 });
         else setTimeout(check, 10);
       };
       check();

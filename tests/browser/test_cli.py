@@ -79,3 +79,22 @@ def test_user_data_dir_keeps_the_profile(server, tmp_path: Path) -> None:
     with BrowserEnvironment(server.url("demo/"), user_data_dir=profile) as env:
         env.reset()
         assert env.page.evaluate("localStorage.getItem('kept')") == "yes"
+
+
+def test_demo_with_local_weights_runs_the_model_on_the_app(tmp_path: Path, capsys) -> None:
+    """The non-fallback path: a (tiny, random) checkpoint on disk is loaded and drives the real browser."""
+    from rich.console import Console
+
+    from agent.cli import build_parser
+    from agent.demo import run_demo
+    from agent.models.tiny import build_tiny_qwen25vl
+
+    checkpoint = build_tiny_qwen25vl(tmp_path / "tiny")
+    args = build_parser().parse_args(["demo", "--model", str(checkpoint), "--out", str(tmp_path / "out"),
+                                      "--max-new-tokens", "8", "--max-pixels", str(256 * 28 * 28)])
+    code = run_demo(args, Console(file=sys.stderr, width=140))
+    err = capsys.readouterr().err
+    assert code == 1 and "the app says the task is not done" in err  # random weights cannot sign in
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["environment"]["kind"] == "browser" and run["demo_task"] == "signin-notifications"
+    assert (tmp_path / "out" / "result.json").is_file() and "model weights not found" not in err

@@ -130,3 +130,18 @@ def test_search_task(make_env, tmp_out: Path) -> None:
     assert result.outcome == "success"
     assert task.check(env.page.evaluate("window.__demoState"))
     assert env.page.locator("#contact-list li").count() == 1
+
+
+def test_a_new_tab_becomes_the_observed_page_and_closing_it_returns(make_env, server) -> None:
+    env = make_env()
+    env.page.eval_on_selector("#away", "(a, url) => { a.href = url; a.target = '_blank'; }", server.url("demo/"))
+    box = env.page.locator("#away").bounding_box()
+    from environments.base import Command
+    from tools import get_tool
+
+    action = get_tool("computer_use").validate({"action": "left_click", "coordinate": [1, 1]})
+    env.execute(Command(action, ScreenPoint(box["x"] + 5, box["y"] + 5)))
+    assert env.observe().info["url"] == server.url("demo/")
+    assert env.page.evaluate("!!window.__demoState")
+    env.page.evaluate("window.close()")
+    assert env.observe().info["url"].endswith("probe.html")
