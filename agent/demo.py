@@ -10,6 +10,7 @@ still be seen working. ``python -m agent.demo record DIR`` re-records that sessi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -108,7 +109,10 @@ def _replay_instead(task: str, problem: str, args: argparse.Namespace, out: Path
     if not session.is_dir():
         raise ConfigError(f"the recorded session {session} is missing from this installation")
     code = replay_session(session, out, console)
-    console.print(f"[dim]recorded session: {session}; replay it yourself with `gui-agent replay {session}`[/]")
+    with contextlib.suppress(ValueError):
+        session = session.relative_to(Path.cwd())
+    console.print(f"[dim]recorded session: {session} (its step times are the replay's); replay it yourself with "
+                  f"`gui-agent replay {session}`[/]")
     return code
 
 
