@@ -70,10 +70,11 @@ class TransformersModel:
             device_map = "auto"
         self.device_map = device_map
         t = time.perf_counter()
+        extra = {"config": awq_loading_config(self.path)} if self.quantization == "awq" else {}
         try:
             self.model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
                 self.path, dtype=getattr(torch, self.dtype), device_map=device_map,
-                attn_implementation=attn_implementation, local_files_only=True,
+                attn_implementation=attn_implementation, local_files_only=True, **extra,
             ).eval()
         except (OSError, ValueError) as exc:
             raise ConfigError(
@@ -234,6 +235,27 @@ def check_quantization(config: dict[str, Any]) -> str | None:
             "with vLLM and pass --base-url."
         )
     return method
+
+
+def awq_loading_config(path: Path):
+    """The checkpoint's config with its AWQ skip list made to match transformers 5's module names.
+
+    AWQ checkpoints of Qwen2.5-VL say ``modules_to_not_convert: ["visual"]``, but transformers 5 names the
+    vision tower ``model.visual`` and matches skip patterns from the start of the name, so "visual" skips
+    nothing: the tower becomes 4-bit layers with no weights (randomly initialised) and the checkpoint's
+    float vision weights are dropped. Adding the ``model.``-prefixed names keeps the tower in float.
+    """
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(path, local_files_only=True)
+    quant = config.quantization_config
+    skips = list((quant.get("modules_to_not_convert") if isinstance(quant, dict) else quant.modules_to_not_convert) or [])
+    skips += [f"model.{name}" for name in skips if not name.startswith("model.")]
+    if isinstance(quant, dict):
+        quant["modules_to_not_convert"] = skips
+    else:
+        quant.modules_to_not_convert = skips
+    return config
 
 
 def resolve_dtype(dtype: str, config: dict[str, Any]) -> str:

@@ -285,3 +285,25 @@ def test_vision_tokens_get_mrope_3d_positions(tiny_model, video):
     finally:
         tiny_model.max_new_tokens = saved
     assert tiny_model.model.model.rope_deltas is not None and tiny_model.model.model.rope_deltas.item() == deltas.item()
+
+
+def test_awq_skip_list_keeps_the_vision_tower_in_float(tiny_model_dir, tmp_path):
+    """Qwen's AWQ configs skip "visual", which transformers 5 (module "model.visual") does not match.
+
+    Measured with gptqmodel 7.6.0 in a scratch venv: unpatched, the vision tower became 4-bit layers
+    with missing (random) weights; patched, it stays float and loads the checkpoint's weights.
+    """
+    from transformers.quantizers.quantizers_utils import should_convert_module
+
+    from agent.models.transformers import awq_loading_config
+
+    path = shutil.copytree(tiny_model_dir, tmp_path / "awq")
+    config = json.loads((path / "config.json").read_text())
+    config["quantization_config"] = {"quant_method": "awq", "bits": 4, "group_size": 32, "version": "gemm",
+                                     "zero_point": True, "modules_to_not_convert": ["visual"]}
+    (path / "config.json").write_text(json.dumps(config))
+    vision, text = "model.visual.blocks.0.attn.qkv", "model.language_model.layers.0.self_attn.q_proj"
+    assert should_convert_module(vision, ["visual"])  # the bug: "visual" does not protect the tower
+    skips = awq_loading_config(path).quantization_config["modules_to_not_convert"]
+    assert not should_convert_module(vision, skips) and not should_convert_module("model.visual.merger.mlp.0", skips)
+    assert should_convert_module(text, skips)
