@@ -35,11 +35,14 @@ class Prompt:
     images: tuple[Image.Image, ...] = ()
     prefill: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    image_first: bool = False  # the agent cookbooks put the screenshot after the text; ScreenSpot-Pro's harness before
 
     def render(self) -> str:
-        """The ChatML text a local model sees; one image placeholder per screenshot, after the text."""
+        """The ChatML text a local model sees; one image placeholder per screenshot, after (or before) the text."""
         parts = [f"<|im_start|>system\n{self.system}<|im_end|>\n"] if self.system else []
-        parts.append(f"<|im_start|>user\n{self.user}{IMAGE_PLACEHOLDER * len(self.images)}<|im_end|>\n")
+        images = IMAGE_PLACEHOLDER * len(self.images)
+        user = images + self.user if self.image_first else self.user + images
+        parts.append(f"<|im_start|>user\n{user}<|im_end|>\n")
         parts.append(f"<|im_start|>assistant\n{self.prefill}")
         return "".join(parts)
 
@@ -47,8 +50,9 @@ class Prompt:
         """OpenAI chat messages; ``image_urls`` are the encoded ``images`` (data URIs), in order."""
         if len(image_urls) != len(self.images):
             raise ValueError(f"{len(self.images)} images but {len(image_urls)} urls")
-        content: list[dict[str, Any]] = [{"type": "text", "text": self.user}]
-        content += [{"type": "image_url", "image_url": {"url": url}} for url in image_urls]
+        text = [{"type": "text", "text": self.user}]
+        images = [{"type": "image_url", "image_url": {"url": url}} for url in image_urls]
+        content: list[dict[str, Any]] = images + text if self.image_first else text + images
         messages: list[dict[str, Any]] = [{"role": "system", "content": self.system}] if self.system else []
         messages.append({"role": "user", "content": content})
         if self.prefill:

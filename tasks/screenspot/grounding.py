@@ -70,6 +70,7 @@ def _prompt(model_image: Image.Image, geometry: Geometry, instruction: str, sett
     return Prompt(
         system_prompt(COMPUTER_USE, geometry.model), instruction, (model_image,), PREFILL if settings.prefill else "",
         {"model_size": [geometry.model.width, geometry.model.height]},
+        image_first=True,  # as the ScreenSpot-Pro harness's Qwen2.5-VL adapter lays out the user turn
     )
 
 

@@ -51,3 +51,11 @@ def test_images_must_be_at_model_size() -> None:
 def test_reasoning_variant_asks_for_conclusion() -> None:
     size = Size(56, 56)
     assert "<conclusion>" in build_prompt(COMPUTER_USE, "x", [], [_image(size)], size, reasoning=True).system
+
+
+def test_image_first_for_the_screenspot_harness_layout() -> None:
+    size = Size(56, 56)
+    prompt = build_prompt(COMPUTER_USE, "x", [], [_image(size)], size)
+    flipped = type(prompt)(prompt.system, "Click OK", prompt.images, image_first=True)
+    assert f"<|im_start|>user\n{IMAGE_PLACEHOLDER}Click OK<|im_end|>" in flipped.render()
+    assert [p["type"] for p in flipped.messages(["data:a"])[1]["content"]] == ["image_url", "text"]
