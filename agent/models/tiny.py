@@ -181,3 +181,34 @@ def _set_dtype(path: Path, dtype: str) -> None:
         if isinstance(config.get(sub), dict):
             config[sub]["dtype"] = dtype
     config_file.write_text(json.dumps(config, indent=2))
+
+
+def build_tiny_awq(path: str | Path, *, group_size: int = 32, seed: int = 0) -> Path:
+    """The tiny model as a (random) AWQ GEMM checkpoint laid out like Qwen's own AWQ releases.
+
+    The language model's linear layers are packed 4-bit (``qweight``/``qzeros``/``scales``), the vision
+    tower stays float, and config.json says ``modules_to_not_convert: ["visual"]`` as Qwen's do. Loading
+    it needs the ``[awq]`` extra (gptqmodel); without it, `TransformersModel` says how to install it.
+    """
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    path = build_tiny_qwen25vl(path, dtype="float16", seed=seed)
+    weights = load_file(path / "model.safetensors")
+    generator = torch.Generator().manual_seed(seed)
+    packed = {}
+    for name, tensor in weights.items():
+        if name.startswith("model.layers.") and name.endswith("proj.weight"):  # the text decoder's linears
+            base, (rows, cols) = name[: -len(".weight")], tensor.shape
+            packed[f"{base}.qweight"] = torch.randint(-(2**31), 2**31 - 1, (cols, rows // 8), dtype=torch.int32,
+                                                      generator=generator)
+            packed[f"{base}.qzeros"] = torch.full((cols // group_size, rows // 8), 0x88888888 - 2**32, dtype=torch.int32)
+            packed[f"{base}.scales"] = (torch.rand((cols // group_size, rows), generator=generator) * 0.01).half()
+        else:
+            packed[name] = tensor
+    save_file(packed, path / "model.safetensors", metadata={"format": "pt"})
+    config = json.loads((path / "config.json").read_text())
+    config["quantization_config"] = {"quant_method": "awq", "bits": 4, "group_size": group_size, "zero_point": True,
+                                     "version": "gemm", "modules_to_not_convert": ["visual"]}
+    (path / "config.json").write_text(json.dumps(config, indent=2))
+    return path

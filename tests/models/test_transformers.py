@@ -171,21 +171,31 @@ def test_fp16_checkpoint_loads_as_bf16(tiny_model_dir, tmp_path):
     assert model.generate(Prompt("", "x", (screenshot(Size(280, 196)),))).completion_tokens >= 1
 
 
-def test_flash_attention_without_flash_attn_is_a_config_error(tiny_model_dir):
-    assert importlib.util.find_spec("flash_attn") is None, "this test expects flash-attn not to be installed"
+@pytest.fixture
+def without(monkeypatch):
+    """Hide packages from the model module's import checks, whatever this machine has installed."""
+    real = importlib.util.find_spec
+
+    def hide(*names):
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in names else real(name, *a))
+
+    return hide
+
+
+def test_flash_attention_without_flash_attn_is_a_config_error(tiny_model_dir, without):
+    without("flash_attn")
     with pytest.raises(ConfigError, match="flash-attn"):
         TransformersModel(tiny_model_dir, attn_implementation="flash_attention_2")
     with pytest.raises(ConfigError, match="sdpa"):
         TransformersModel(tiny_model_dir, attn_implementation="fast")
 
 
-def test_awq_checkpoint_without_gptqmodel_names_the_extra(tiny_model_dir, tmp_path):
-    assert importlib.util.find_spec("gptqmodel") is None, "this test expects gptqmodel not to be installed"
-    path = shutil.copytree(tiny_model_dir, tmp_path / "awq")
-    config = json.loads((path / "config.json").read_text())
-    config["quantization_config"] = {"quant_method": "awq", "bits": 4, "group_size": 128, "version": "gemm",
-                                     "modules_to_not_convert": ["visual"]}
-    (path / "config.json").write_text(json.dumps(config))
+def test_awq_checkpoint_without_gptqmodel_names_the_extra(tmp_path, without):
+    from agent.models.tiny import build_tiny_awq
+
+    without("gptqmodel")
+    path = build_tiny_awq(tmp_path / "awq")
+    assert json.loads((path / "config.json").read_text())["quantization_config"]["quant_method"] == "awq"
     with pytest.raises(ConfigError, match=r"pip install 'qwen-gui-agent\[awq\]'"):
         TransformersModel(path)
 
