@@ -76,6 +76,7 @@ class BrowserEnvironment(EnvironmentBase):
         self.image_format, self.settle_timeout_ms = image_format, settle_timeout_ms
         self.cursor = ScreenPoint(0, 0)
         self.blocked: list[str] = []  # navigations refused by the allowlist, newest last
+        self.dialogs: list[dict[str, str]] = []  # JavaScript dialogs met, dismissed
         self._gone: str | None = None
         self._loaded = False
         if url and not self.allowed(url):
@@ -102,7 +103,6 @@ class BrowserEnvironment(EnvironmentBase):
             except Exception as exc:
                 self._playwright.stop()
                 raise launch_error(options, exc) from None
-        self._owned_browser = shared is None
         self.context.add_init_script(SETTLE_SCRIPT)
         if self.allow_domains:
             self.context.route("**/*", self._route)
@@ -116,7 +116,15 @@ class BrowserEnvironment(EnvironmentBase):
         self.page, self._newest = page, None
         page.on("crash", lambda *_: self._mark_gone("the page crashed"))
         page.on("close", self._closed)
+        page.on("dialog", self._dialog)
         self._cdp = self.context.new_cdp_session(page)
+
+    def _dialog(self, dialog: Any) -> None:
+        """alert/confirm/prompt are dismissed (Playwright's default, kept on purpose: a confirm may guard
+        something destructive) and reported in the step's info, so the trajectory shows they happened."""
+        self.dialogs.append({"type": dialog.type, "message": dialog.message})
+        with contextlib.suppress(Exception):
+            dialog.dismiss()
 
     def _opened(self, page: Any) -> None:
         self._newest = page
@@ -245,7 +253,7 @@ class BrowserEnvironment(EnvironmentBase):
             return StepResult()
         keys = to_playwright_keys(command.action.keys) if name == "key" else None  # validate before acting
         info: dict[str, Any] = {}
-        blocked_before = len(self.blocked)
+        blocked_before, dialogs_before = len(self.blocked), len(self.dialogs)
         t = time.perf_counter()
         try:
             info.update(self._perform(command, keys))
@@ -259,6 +267,8 @@ class BrowserEnvironment(EnvironmentBase):
             info["tab_closed"] = True  # the action closed its tab; the next look shows the one left
         if len(self.blocked) > blocked_before:
             info["blocked_navigation"] = self.blocked[blocked_before:]
+        if len(self.dialogs) > dialogs_before:
+            info["dialogs_dismissed"] = self.dialogs[dialogs_before:]
         return StepResult(info=info)
 
     def _perform(self, command: Command, keys: list[str] | None) -> dict[str, Any]:
@@ -291,7 +301,7 @@ class BrowserEnvironment(EnvironmentBase):
             if seen is not None:  # the wheel event arrives asynchronously: see it land before settling
                 info["wheel_seen"] = self.page.evaluate("(n) => window.__guiAgent.wheelSeen(n, 1000)", seen)
         elif name == "wait":
-            time.sleep(float(action.time))  # the model asked for this much time to pass
+            self.page.wait_for_timeout(float(action.time) * 1000)  # the model asked for it; keeps routes served
         elif name != "mouse_move":
             raise ActionValidationError(f"the action {name!r} is not available in the browser")
         return info

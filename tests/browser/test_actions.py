@@ -147,3 +147,11 @@ def test_settle_compares_screenshots_on_canvas_pages_and_is_bounded(make_env) ->
     assert state["settle_by"] == "page+screenshot"
     assert state["settled"] is False and state["busy"] == "pixels"  # it never stops: reported, not hung
     assert 550 <= state["settle_ms"] < 2500
+
+
+def test_javascript_dialogs_are_dismissed_and_reported(env) -> None:
+    env.page.evaluate("""() => document.getElementById('slow').onclick = (e) => {
+        e.stopImmediatePropagation(); window.__answer = confirm('Delete everything?'); }""")
+    result = env.execute(command({"action": "left_click", "coordinate": [1, 1]}, (400, 80)))
+    assert result.info["dialogs_dismissed"] == [{"type": "confirm", "message": "Delete everything?"}]
+    assert env.page.evaluate("window.__answer") is False
