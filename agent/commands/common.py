@@ -99,3 +99,32 @@ def emit(data: dict[str, Any]) -> None:
 
 def usage(generation) -> dict[str, Any]:
     return {k: getattr(generation, k) for k in ("seconds", "image_tokens", "prompt_tokens", "completion_tokens")}
+
+
+def ask(model, make_prompt, read, retries: int = 1):
+    """Ask, read the answer with ``read`` (raises `ModelOutputError`), re-ask with the reason up to ``retries`` times.
+
+    Returns ``(value or None, attempts, last error or None)``; each attempt is ``{"raw", "error"}`` and
+    the last attempt's `Generation` is ``attempts[-1]["generation"]`` (dropped from JSON output).
+    """
+    from agent.errors import ModelOutputError
+    from agent.prompt import prompt_text
+
+    attempts: list[dict[str, Any]] = []
+    feedback = None
+    for _ in range(retries + 1):
+        prompt = make_prompt(feedback)
+        generation = model.generate(prompt)
+        try:
+            value = read(prompt.prefill + generation.text)
+        except ModelOutputError as exc:
+            attempts.append({"raw": generation.text, "error": str(exc), "generation": generation})
+            feedback = prompt_text("tasks")["retry"]["feedback"].format(reason=str(exc).rstrip("."))
+            continue
+        attempts.append({"raw": generation.text, "error": None, "generation": generation})
+        return value, attempts, None
+    return None, attempts, attempts[-1]["error"]
+
+
+def public(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"raw": a["raw"], "error": a["error"]} for a in attempts]

@@ -9,8 +9,7 @@ from typing import Any
 
 from PIL import Image
 
-from agent.commands.common import annotate, box_to_screen, emit, load_image, model_view, output_path, usage
-from agent.errors import ParseError
+from agent.commands.common import annotate, ask, box_to_screen, emit, load_image, model_view, output_path, public, usage
 from agent.geometry import MAX_PIXELS, MIN_PIXELS, Geometry
 from agent.models.base import Generation, Model
 from agent.parser import parse_boxes
@@ -47,23 +46,22 @@ def detect(
     prompt: str | None = None,
     min_pixels: int = MIN_PIXELS,
     max_pixels: int = MAX_PIXELS,
+    retries: int = 1,
 ) -> Detection:
     """Ask for ``bbox_2d`` boxes of ``target`` (or the full ``prompt``) and map them to ``image`` pixels."""
     text = prompt_text("tasks")["detect"]
     geometry, model_image = model_view(image, min_pixels, max_pixels)
     user = prompt or text["user"].format(target=target or text["default_target"])
-    generation = model.generate(
-        Prompt(text["system"], user, (model_image,), meta={"model_size": [geometry.model.width, geometry.model.height]})
+    meta = {"model_size": [geometry.model.width, geometry.model.height]}
+    found, attempts, error = ask(
+        model, lambda feedback: Prompt(text["system"], user + (feedback or ""), (model_image,), meta=meta),
+        parse_boxes, retries,
     )
-    try:
-        found = parse_boxes(generation.text)
-    except ParseError as exc:
-        return Detection(geometry, [], generation, str(exc))
     boxes = [
         {"label": box.label, "bbox": box_to_screen(geometry, box), "bbox_model": [box.x1, box.y1, box.x2, box.y2]}
-        for box in found
+        for box in found or []
     ]
-    return Detection(geometry, boxes, generation)
+    return Detection(geometry, boxes, attempts[-1]["generation"], error, {"attempts": public(attempts)})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,6 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what to detect, e.g. 'the buttons' (default: every interactive UI element)")
     parser.add_argument("--prompt", default=None, help="the whole request instead of the built-in wording")
     parser.add_argument("--out", default=None, help="annotated image (default runs/<time>-detect-<image>.png)")
+    parser.add_argument("--retries", type=int, default=1, help="re-asks, told what was wrong, after an unusable answer")
     add_model_arguments(parser)
 
 
@@ -83,7 +82,7 @@ def main(args: argparse.Namespace) -> int:
     image = load_image(args.image)
     model = build_model(args)
     result = detect(model, image, args.target, prompt=args.prompt, min_pixels=args.min_pixels,
-                    max_pixels=args.max_pixels)
+                    max_pixels=args.max_pixels, retries=args.retries)
     out = output_path(args.out, "detect", args.image)
     annotate(image, [(b["bbox"], b["label"]) for b in result.boxes]).save(out)
     emit({"image": str(Path(args.image)), "annotated": str(out), **result.to_dict()})

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from PIL import Image
 
-from agent.commands.common import annotate, box_to_screen, emit, load_image, model_view, output_path, usage
-from agent.errors import ModelOutputError, ParseError
-from agent.geometry import MAX_PIXELS, MIN_PIXELS, Geometry, ModelPoint
+from agent.commands.common import annotate, ask, box_to_screen, emit, load_image, model_view, output_path, public, usage
+from agent.errors import ParseError
+from agent.geometry import MAX_PIXELS, MIN_PIXELS, Geometry, ModelPoint, ScreenPoint
 from agent.models.base import Generation, Model
-from agent.parser import parse_boxes, parse_point
+from agent.parser import Box, parse_boxes, parse_point
 from agent.prompt import Prompt, build_prompt, prompt_text
 from tools import get_tool
 
@@ -32,6 +33,7 @@ class Grounding:
     box_model: list[float] | None = None
     label: str = ""
     error: str | None = None
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +42,7 @@ class Grounding:
             "screen_size": [self.geometry.input.width, self.geometry.input.height],
             "model_size": [self.geometry.model.width, self.geometry.model.height],
             "error": self.error, "raw": self.generation.text, "usage": usage(self.generation),
+            "attempts": self.attempts,
         }
 
 
@@ -51,6 +54,7 @@ def ground(
     mode: Mode = "box",
     min_pixels: int = MIN_PIXELS,
     max_pixels: int = MAX_PIXELS,
+    retries: int = 1,
 ) -> Grounding:
     """Ask where ``target`` is; ``box`` mode asks for a ``bbox_2d``, ``click`` mode for a computer_use click."""
     text = prompt_text("tasks")["ground"]
@@ -61,27 +65,30 @@ def ground(
     else:
         prompt = Prompt(text["system"], text["box"].format(target=target), (model_image,),
                         meta={"model_size": [geometry.model.width, geometry.model.height]})
-    generation = model.generate(prompt)
-    answer = prompt.prefill + generation.text
-    box = label = None
-    try:
+
+    def read(answer: str) -> tuple[Box | None, tuple[float, float], ScreenPoint]:
+        box = None
         if mode == "box":
-            try:
+            with contextlib.suppress(ParseError):  # a point is still an answer
                 box = parse_boxes(answer)[0]
-                label = box.label
-            except ParseError:
-                pass  # a point is still an answer
         x, y = box.center if box else parse_point(answer)
-        point = geometry.to_screen(ModelPoint(x, y))
-    except ModelOutputError as exc:
-        return Grounding(geometry, generation, error=str(exc))
+        return box, (x, y), geometry.to_screen(ModelPoint(x, y))  # outside the image: retried
+
+    found, attempts, error = ask(
+        model, lambda feedback: replace(prompt, user=prompt.user + (feedback or "")), read, retries
+    )
+    generation = attempts[-1]["generation"]
+    if found is None:
+        return Grounding(geometry, generation, error=error, attempts=public(attempts))
+    box, (x, y), point = found
     return Grounding(
         geometry, generation,
         point=[round(point.x, 1), round(point.y, 1)],
         box=box_to_screen(geometry, box) if box else None,
         point_model=[x, y],
         box_model=[box.x1, box.y1, box.x2, box.y2] if box else None,
-        label=label or "",
+        label=box.label if box else "",
+        attempts=public(attempts),
     )
 
 
@@ -93,6 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=("box", "click"), default="box",
                         help="box: ask for a bbox_2d (point = its centre); click: ask for a computer_use click")
     parser.add_argument("--out", default=None, help="annotated image (default runs/<time>-ground-<image>.png)")
+    parser.add_argument("--retries", type=int, default=1, help="re-asks, told what was wrong, after an unusable answer")
     add_model_arguments(parser)
 
 
@@ -101,7 +109,8 @@ def main(args: argparse.Namespace) -> int:
 
     image = load_image(args.image)
     model = build_model(args)
-    result = ground(model, image, args.target, mode=args.mode, min_pixels=args.min_pixels, max_pixels=args.max_pixels)
+    result = ground(model, image, args.target, mode=args.mode, min_pixels=args.min_pixels, max_pixels=args.max_pixels,
+                    retries=args.retries)
     out = output_path(args.out, "ground", args.image)
     boxes = [(result.box, result.label or args.target)] if result.box else []
     points = [(*result.point, "" if boxes else args.target)] if result.point else []

@@ -143,3 +143,21 @@ def test_detect_and_ground_run_the_tiny_model(tmp_path, capsys, tiny_model_dir):
                               "--out", str(tmp_path / "g.png")], capsys)
     assert code in (0, 1) and grounded["usage"]["completion_tokens"] <= 8
     assert (tmp_path / "d.png").is_file() and (tmp_path / "g.png").is_file()
+
+
+def test_an_unusable_answer_is_retried_with_the_reason(tmp_path, capsys):
+    target = (400, 300, 500, 340)
+    image_path = make_screen(tmp_path / "screen.png", (1280, 720), {"ok": target})
+    geometry = Geometry.for_screenshot(Size(1280, 720))
+    answers = ["It is the grey button.", json.dumps([{"bbox_2d": to_model_box(geometry, target), "label": "ok"}])]
+    with ScriptedServer(answers) as server:
+        code, result = run_cli(["ground", str(image_path), "the OK button", "--base-url", server.base_url, "--model",
+                                "qwen", "--out", str(tmp_path / "g.png")], capsys)
+        first, second = (json.dumps(r["messages"]) for r in server.requests)
+    assert code == 0 and result["point"] == pytest.approx([450, 320], abs=2)
+    assert [a["error"] is None for a in result["attempts"]] == [False, True]
+    assert "could not be used" not in first and "could not be used: no point found" in second
+    with ScriptedServer(["no boxes"]) as server:
+        code, result = run_cli(["detect", str(image_path), "--retries", "0", "--base-url", server.base_url,
+                                "--model", "qwen", "--out", str(tmp_path / "d.png")], capsys)
+        assert len(server.requests) == 1 and code == 1 and len(result["attempts"]) == 1
