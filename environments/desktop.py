@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.errors import ConfigError, EnvironmentFailure
+from agent.errors import ConfigError, EnvironmentFailure, GuiAgentError
 from agent.geometry import Size
 from environments.base import Command, EnvironmentBase, Observation, StepResult
 from environments.x11.display import VirtualDisplay, connect, resolve_display
@@ -56,6 +56,7 @@ class DesktopEnvironment(EnvironmentBase):
         settle_quiet: float = 0.03,
         settle_timeout: float = 2.0,
     ) -> None:
+        self._broken = False
         self.virtual = VirtualDisplay(virtual) if virtual else None
         try:
             self.display_name = self.virtual.name if self.virtual else resolve_display(display)
@@ -80,7 +81,7 @@ class DesktopEnvironment(EnvironmentBase):
         self.gui = _pyautogui(self.xdisplay)
         from environments.x11.keyboard import Typist
 
-        self.typist = Typist(self.xdisplay)
+        self.typist = Typist(self.xdisplay, settle=lambda: self._settled_grab(quiet=0.1))
         self.sct = mss.MSS(display=self.display_name)
         self.monitor_index, self.monitor = pick_monitor(self.sct.monitors, monitor)
         self._measure()
@@ -98,12 +99,13 @@ class DesktopEnvironment(EnvironmentBase):
         return self.observe()
 
     def observe(self) -> Observation:
-        shot = self._settled_grab() if self._dirty else self._grab()
-        self._dirty = False
         from PIL import Image
 
+        with self._x_server("capturing the screen"):
+            shot = self._settled_grab() if self._dirty else self.sct.grab(self.monitor)
+            x, y = self._pointer()
+        self._dirty = False
         image = Image.frombuffer("RGB", shot.size, shot.raw, "raw", "BGRX", 0, 1)
-        x, y = self._pointer()
         info = {"display": self.display_name, "monitor": self.monitor_index, "cursor": [x, y]}
         self._last = Observation(image, self.input_size, self.origin, info)
         return self._last
@@ -118,14 +120,8 @@ class DesktopEnvironment(EnvironmentBase):
             return StepResult()
         if self.dry_run is not None:
             return self._draw_dry_run(command)
-        try:
+        with self._x_server(f"executing {name}"):
             self._carry_out(command)
-        except (OSError, ConnectionError) as exc:
-            raise EnvironmentFailure(f"the X server {self.display_name} went away: {exc}") from exc
-        except Exception as exc:
-            if type(exc).__module__.startswith("Xlib"):
-                raise EnvironmentFailure(f"the X server {self.display_name} failed: {exc!r}") from exc
-            raise
         self._dirty = True
         return StepResult()
 
@@ -172,7 +168,11 @@ class DesktopEnvironment(EnvironmentBase):
         self.gui.mouseUp(button="left")
 
     def close(self) -> None:
-        for step in (lambda: self.typist.restore(), lambda: self.sct.close(), lambda: self.xdisplay.close()):
+        # python-xlib hangs on a connection that has failed once, so a broken one is only dropped
+        steps = [lambda: self.sct.close(), lambda: self.xdisplay.display.socket.close()]
+        if not getattr(self, "_broken", True):
+            steps = [lambda: self.typist.restore(), lambda: self.sct.close(), lambda: self.xdisplay.close()]
+        for step in steps:
             with contextlib.suppress(Exception):  # closing a display that is already gone
                 step()
         if getattr(self, "virtual", None):
@@ -200,19 +200,31 @@ class DesktopEnvironment(EnvironmentBase):
         }
 
     # -- screen ---------------------------------------------------------------------------------------
-    def _grab(self):
+    @contextlib.contextmanager
+    def _x_server(self, doing: str):
+        """Any failure talking to X ends the episode as an environment error, and stays failed."""
+        if self._broken:
+            raise EnvironmentFailure(f"the X display {self.display_name} failed earlier in this session")
         try:
-            return self.sct.grab(self.monitor)
-        except Exception as exc:  # mss.ScreenShotError, Xlib IO errors
-            raise EnvironmentFailure(f"cannot capture the screen of {self.display_name}: {exc}") from exc
+            yield
+        except GuiAgentError:
+            raise
+        except Exception as exc:  # mss.ScreenShotError, Xlib errors, broken pipes (python-xlib wraps some oddly)
+            self._broken = True
+            alive = "" if self.virtual is None or self.virtual.process.poll() is None else " (its Xvfb exited)"
+            raise EnvironmentFailure(f"{doing} on X display {self.display_name} failed{alive}: {exc!r}") from exc
 
-    def _settled_grab(self):
-        """Grab until two grabs ``settle_quiet`` apart agree, or ``settle_timeout`` passes."""
+    def _grab(self):
+        with self._x_server("capturing the screen"):
+            return self.sct.grab(self.monitor)
+
+    def _settled_grab(self, quiet: float | None = None):
+        """Grab until two grabs ``quiet`` (default ``settle_quiet``) apart agree, or ``settle_timeout`` passes."""
         deadline = time.monotonic() + self.settle_timeout
-        shot = self._grab()
+        shot = self.sct.grab(self.monitor)
         while time.monotonic() < deadline:
-            time.sleep(self.settle_quiet)
-            again = self._grab()
+            time.sleep(self.settle_quiet if quiet is None else quiet)
+            again = self.sct.grab(self.monitor)
             if again.raw == shot.raw:
                 return again
             shot = again

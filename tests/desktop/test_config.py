@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from agent.errors import ConfigError
+from agent.errors import ConfigError, EnvironmentFailure
 from agent.geometry import Size
+from agent.loop import Agent, AgentConfig
+from agent.models import ReplayModel
 from environments.conformance import assert_conformant, check_environment, default_boxes
 from environments.desktop import DesktopEnvironment, input_space, pick_monitor, wheel_clicks
 from tests.desktop.conftest import TkTargetDisplay, call, run_script
@@ -116,3 +120,25 @@ def test_dry_run_draws_instead_of_acting(desktop, tmp_path):
     assert ring[0] > 200 and ring[1] < 80, ring  # the red ring around the click point
     assert not [e for e in app.events[since:] if e["type"] == "click"]
     assert result.outcome == "success"
+
+
+def test_a_dead_x_server_ends_the_episode_as_an_environment_error():
+    env = DesktopEnvironment(virtual=Size(640, 480))
+    try:
+        env.reset()
+        env.virtual.process.kill()
+        env.virtual.process.wait()
+        result = Agent(ReplayModel([tool_call("left_click", [10, 10])] * 3), env, AgentConfig(max_steps=3)).run("x")
+        assert result.outcome == "error" and "EnvironmentFailure" in result.reason, result
+        assert "X display" in result.reason and "Xvfb exited" in result.reason, result.reason
+        with pytest.raises(EnvironmentFailure, match="failed earlier"):
+            env.observe()
+    finally:
+        started = time.monotonic()
+        env.close()
+        assert time.monotonic() - started < 5, "closing a dead display must not hang"
+
+
+def tool_call(action: str, coordinate: list[float]) -> str:
+    arguments = {"action": action, "coordinate": coordinate}
+    return "<tool_call>\n" + json.dumps({"name": "computer_use", "arguments": arguments}) + "\n</tool_call>"

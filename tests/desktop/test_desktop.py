@@ -100,9 +100,11 @@ def test_type_round_trips(desktop, text):
     assert state["text"] == text
 
 
-def test_type_more_distinct_characters_than_spare_keycodes(desktop):
+@pytest.mark.parametrize("extra", [-4, 6], ids=["within-capacity", "rebinding"])
+def test_type_many_distinct_characters(desktop, extra):
+    """More unmapped characters than spare keycodes hold at once make the typist rebind some mid-text."""
     env, app = desktop
-    text = "".join(chr(0x4E00 + i * 7) for i in range(len(env.typist._spare) + 6))
+    text = "".join(chr(0x4E00 + i * 7) for i in range(env.typist.capacity + extra))
     app.command("focus_text")
     run_script(env, [call("left_click", centre(TEXT_BOX)), call("type", text=text)])
     assert wait_for_text(app, text)["text"] == text
