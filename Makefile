@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # chromium: browser env; xvfb/xauth/xdotool: desktop env; adb: the real adb client against our device.
-APT_PACKAGES := chromium xvfb xauth xdotool x11-utils adb fonts-dejavu-core
+APT_PACKAGES := chromium xvfb xauth xdotool x11-utils adb fonts-dejavu-core python3-tk
 
 .PHONY: demo test bench lint system-deps venv clean
 
