@@ -52,24 +52,19 @@ class StepClock:
     def __init__(self, inner) -> None:
         self.inner, self.ends = inner, []
 
-    def start(self, run):
-        self.inner.start(run)
-
-    def save_screenshot(self, index, image):
-        return self.inner.save_screenshot(index, image)
-
     def append_step(self, record):
         self.inner.append_step(record)
         self.ends.append(time.perf_counter())
 
-    def finish(self, result):
-        self.inner.finish(result)
+    def __getattr__(self, name):  # start, save_screenshot, finish: as the wrapped recorder
+        return getattr(self.inner, name)
 
 
 def full_steps(env: DesktopEnvironment, geometry: Geometry, recorder, steps: int = RUNS) -> float:
     texts = [move(100 + (i % 2) * 600, 200 + (i % 3) * 100) for i in range(steps)]
     clock = StepClock(recorder)
-    Agent(ReplayModel(texts), env, AgentConfig(max_steps=steps), clock).run("bench")
+    result = Agent(ReplayModel(texts), env, AgentConfig(max_steps=steps), clock).run("bench")
+    assert len(clock.ends) > 2, result
     return statistics.median(b - a for a, b in zip(clock.ends, clock.ends[1:], strict=False)) * 1000
 
 

@@ -119,6 +119,10 @@ def wait_for_pixel(env: DesktopEnvironment, xy: tuple[int, int], rgb: tuple[int,
 @pytest.fixture(scope="session", params=SIZES)
 def desktop(request):
     """(env, app) on a fresh Xvfb of each size; the env started the Xvfb itself (--virtual-display)."""
+    try:
+        import tkinter  # noqa: F401 - the test app needs it
+    except ImportError:
+        pytest.fail("the desktop tests need tkinter for their test app: `sudo apt-get install python3-tk`")
     env = DesktopEnvironment(virtual=Size.parse(request.param))
     app = TkApp(env.virtual.environ())
     try:
