@@ -235,7 +235,7 @@ class DesktopEnvironment(EnvironmentBase):
         return data.root_x, data.root_y
 
     def _draw_dry_run(self, command: Command) -> StepResult:
-        from environments.x11.dryrun import draw_command
+        from environments.x11.dryrun import describe_command, draw_command
 
         self._steps += 1
         last = self._last or self.observe()
@@ -243,7 +243,7 @@ class DesktopEnvironment(EnvironmentBase):
         self.dry_run.mkdir(parents=True, exist_ok=True)
         path = self.dry_run / f"{self._steps:04d}-{command.name}.png"
         image.save(path)
-        return StepResult(info={"dry_run": str(path)})
+        return StepResult(info={"dry_run": str(path), "would": describe_command(command)})
 
 
 def input_space(monitor: dict, whole: dict, root: Size) -> tuple[Size, tuple[int, int], tuple[float, float]]:

@@ -31,7 +31,7 @@ def draw_command(
     target = point or (start if command.name.endswith("click") or command.name == "scroll" else None)
     if target:
         _ring(draw, target, RED)
-    label = _label(command)
+    label = describe_command(command)
     where = target or (8, 8)
     x, y = min(where[0] + 14, image.width - 8 * len(label) - 4), max(4, where[1] - 24)
     draw.rectangle([x - 3, y - 2, x + 7 * len(label) + 3, y + 14], fill=(255, 255, 255))
@@ -46,12 +46,16 @@ def _ring(draw: ImageDraw.ImageDraw, centre: tuple[float, float], colour: tuple[
     draw.line([x, y - 14, x, y + 14], fill=colour, width=1)
 
 
-def _label(command: Command) -> str:
+def describe_command(command: Command) -> str:
+    """What the command would do, in input-space pixels, e.g. ``left_click at (480, 270)``."""
     action = command.action
+    where = f" at ({command.point.x:.0f}, {command.point.y:.0f})" if command.point else ""
     if command.name == "type":
         return f"type {action.text!r}"[:80]
     if command.name == "key":
         return "key " + "+".join(action.keys)
     if command.name == "scroll":
-        return f"scroll {action.pixels:+g} px"
-    return command.name
+        return f"scroll {command.scroll_pixels or 0:+.0f} px{where}"
+    if command.name == "left_click_drag":
+        return f"drag from the cursor to{where[3:]}"
+    return command.name + where

@@ -52,6 +52,7 @@ def test_run_on_a_virtual_display(tmp_path, dry_run):
     cursor_after_click = steps[1]["observation"]["cursor"]
     if dry_run:
         assert cursor_after_click == steps[0]["observation"]["cursor"]  # nothing moved
+        assert steps[0]["result"]["info"]["would"] == "left_click at (480, 270)"
         assert sorted(p.name for p in (out / "dry-run").iterdir()) == ["0001-left_click.png", "0002-type.png",
                                                                         "0003-key.png"]
     else:
