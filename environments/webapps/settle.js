@@ -1,7 +1,7 @@
 // Installed in every document by BrowserEnvironment: observes whether the page is still changing.
 (() => {
   if (window.__guiAgent) return;
-  const state = { lastMutation: performance.now(), pending: 0, navigating: 0 };
+  const state = { lastMutation: performance.now(), navigating: 0 };
   const watch = () => new MutationObserver(() => { state.lastMutation = performance.now(); })
     .observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
   watch();
@@ -10,21 +10,24 @@
   state.wheels = 0;  // wheel input reaches the page asynchronously; the caller waits to see it arrive
   window.addEventListener('wheel', () => { state.wheels += 1; state.lastMutation = performance.now(); },
                           { capture: true, passive: true });
-  // fetch and XHR in flight; a response handler runs before the count drops (one macrotask later)
-  const done = () => setTimeout(() => { state.pending -= 1; }, 0);
+  // fetch and XHR in flight, until the response body has arrived; the quiet period restarts when one
+  // ends, so the page's handlers get to render the response before the page counts as settled
+  // (a request open for over 2 s, a long poll or a stream, stops counting)
+  state.inflight = new Set();
+  const begin = () => { const token = { since: performance.now() }; state.inflight.add(token); return token; };
+  const end = (token) => () => setTimeout(() => { state.inflight.delete(token); state.lastMutation = performance.now(); }, 0);
   const fetch0 = window.fetch;
   if (fetch0) {
     window.fetch = function (...args) {
-      state.pending += 1;
+      const done = end(begin());
       const p = fetch0.apply(this, args);
-      p.then(done, done);
+      p.then((r) => r.clone().arrayBuffer().then(done, done), done);
       return p;
     };
   }
   const send0 = XMLHttpRequest.prototype.send;
   XMLHttpRequest.prototype.send = function (...args) {
-    state.pending += 1;
-    this.addEventListener('loadend', done, { once: true });
+    this.addEventListener('loadend', end(begin()), { once: true });
     return send0.apply(this, args);
   };
   // a cross-document navigation started by the page (link, form, location): the document will go away
@@ -52,7 +55,7 @@
     if (state.navigating && performance.now() - state.navigating < 2000) return 'navigation';
     if (state.popup) return 'popup';
     if (document.readyState !== 'complete') return 'loading';
-    if (state.pending > 0) return 'network';
+    for (const t of state.inflight) if (performance.now() - t.since < 2000) return 'network';
     if (performance.now() - state.lastMutation < quiet) return 'dom';
     if (document.getAnimations && document.getAnimations().some(finite)) return 'animation';
     return null;
