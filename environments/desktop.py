@@ -12,6 +12,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shlex
+import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -41,7 +44,8 @@ class DesktopEnvironment(EnvironmentBase):
     """An X11 display as an environment. ``display=None`` uses $DISPLAY; ``virtual=Size`` starts an Xvfb.
 
     ``dry_run`` (a directory) draws each command on the current screenshot into that directory instead
-    of carrying it out.
+    of carrying it out. ``launch`` (an argv) starts a program on the display first, waits until the
+    screen shows something new, and stops it (its process group) on close.
     """
 
     tool = "computer_use"
@@ -55,27 +59,34 @@ class DesktopEnvironment(EnvironmentBase):
         dry_run: str | Path | None = None,
         settle_quiet: float = 0.03,
         settle_timeout: float = 2.0,
+        launch: list[str] | None = None,
+        launch_timeout: float = 20.0,
     ) -> None:
         self._broken = False
+        self.app: subprocess.Popen | None = None
         self.virtual = VirtualDisplay(virtual) if virtual else None
+        saved = {k: os.environ.get(k) for k in ("DISPLAY", "XAUTHORITY")}
         try:
             self.display_name = self.virtual.name if self.virtual else resolve_display(display)
             self._connect(monitor)
+            self.settle_quiet, self.settle_timeout = settle_quiet, settle_timeout
+            if launch:
+                self._launch(launch, launch_timeout)
         except BaseException:
             self.close()
             raise
+        finally:  # leave the process as we found it: the connections are made, children get env.environ()
+            _restore_environ(saved)
         self.dry_run = Path(dry_run) if dry_run else None
-        self.settle_quiet, self.settle_timeout = settle_quiet, settle_timeout
-        self._dirty = False
+        self._dirty = bool(launch)
         self._last: Observation | None = None
         self._steps = 0
 
     def _connect(self, monitor: int | None) -> None:
         import mss
 
-        self._saved_env = {k: os.environ.get(k) for k in ("DISPLAY", "XAUTHORITY")}
         if self.virtual:
-            os.environ.update(self.virtual.environ())  # pyautogui reads them on import; children inherit
+            os.environ.update(self.virtual.environ())  # connect() and pyautogui's import read them
         self.xdisplay = connect(self.display_name)
         os.environ["DISPLAY"] = self.display_name
         self.gui = _pyautogui(self.xdisplay)
@@ -86,6 +97,26 @@ class DesktopEnvironment(EnvironmentBase):
         self.monitor_index, self.monitor = pick_monitor(self.sct.monitors, monitor)
         self._measure()
 
+    def _launch(self, argv: list[str], timeout: float) -> None:
+        """Start ``argv`` on this display (no shell) and wait until the screen changes: its window is up."""
+        before = self.sct.grab(self.monitor).raw
+        environ = os.environ | {"DISPLAY": self.display_name}
+        if self.virtual:
+            environ |= self.virtual.environ()
+        try:
+            self.app = subprocess.Popen(argv, env=environ, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        start_new_session=True)
+        except OSError as exc:
+            raise ConfigError(f"--launch {shlex.join(argv)}: cannot start it ({exc.strerror or exc})") from None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.app.poll() not in (None, 0):
+                raise ConfigError(f"--launch {shlex.join(argv)} exited with code {self.app.returncode} before "
+                                  "showing anything; run it by hand on the display to see why")
+            if self.sct.grab(self.monitor).raw != before:
+                return
+            time.sleep(0.05)
+
     def _measure(self) -> None:
         root = self.xdisplay.screen()
         self.input_size, self.origin, self.scale = input_space(
@@ -94,8 +125,7 @@ class DesktopEnvironment(EnvironmentBase):
 
     # -- Environment ----------------------------------------------------------------------------------
     def reset(self) -> Observation:
-        self._measure()
-        self._dirty = False
+        self._measure()  # the input/screenshot ratio, in case the screen was reconfigured
         return self.observe()
 
     def observe(self) -> Observation:
@@ -175,15 +205,17 @@ class DesktopEnvironment(EnvironmentBase):
         for step in steps:
             with contextlib.suppress(Exception):  # closing a display that is already gone
                 step()
+        if getattr(self, "app", None) is not None and self.app.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.app.pid, signal.SIGTERM)  # its own session: the program and its children
+            try:
+                self.app.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.app.pid, signal.SIGKILL)
+                self.app.wait()
         if getattr(self, "virtual", None):
             self.virtual.stop()
             self.virtual = None
-        for key, value in getattr(self, "_saved_env", {}).items():  # leave the process as we found it
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self._saved_env = {}
 
     def describe(self) -> dict[str, Any]:
         m = self.monitor
@@ -196,6 +228,7 @@ class DesktopEnvironment(EnvironmentBase):
             "input_size": str(self.input_size),
             "scale": list(self.scale),
             "dry_run": str(self.dry_run) if self.dry_run else None,
+            "launch": self.app.args if self.app is not None else None,
             "scroll_pixels_per_click": SCROLL_PIXELS_PER_CLICK,
         }
 
@@ -246,6 +279,14 @@ class DesktopEnvironment(EnvironmentBase):
         return StepResult(info={"dry_run": str(path), "would": describe_command(command)})
 
 
+def _restore_environ(saved: dict[str, str | None]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 def input_space(monitor: dict, whole: dict, root: Size) -> tuple[Size, tuple[int, int], tuple[float, float]]:
     """The monitor in input space: its size, its origin (left/top) and the input/screenshot ratio.
 
@@ -289,6 +330,9 @@ def add_arguments(group) -> None:
     group.add_argument("--monitor", type=int, default=None,
                        help="monitor to capture and act on: 1, 2, ... (default: the primary, else the first); "
                             "0 = the whole virtual screen")
+    group.add_argument("--launch", default=None, metavar="CMD",
+                       help="program to start on the display first, e.g. 'xterm' (split like a shell, not run by "
+                            "one); the run waits for its window and stops it at the end")
     group.add_argument("--dry-run", action="store_true",
                        help="draw each action on the screenshot (into <out>/dry-run/) instead of doing it")
 
@@ -305,4 +349,8 @@ def from_args(args) -> DesktopEnvironment:
         from datetime import datetime
 
         dry_run = Path(args.out) / "dry-run" if args.out else Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-dry-run"
-    return DesktopEnvironment(args.display, virtual=virtual, monitor=args.monitor, dry_run=dry_run)
+    try:
+        launch = shlex.split(args.launch) if args.launch else None
+    except ValueError as exc:
+        raise ConfigError(f"--launch: {exc}") from None
+    return DesktopEnvironment(args.display, virtual=virtual, monitor=args.monitor, dry_run=dry_run, launch=launch)

@@ -15,6 +15,7 @@ from PIL import Image
 from agent.models.testing import ScriptedServer
 
 ROOT = Path(__file__).resolve().parents[2]
+APP = Path(__file__).with_name("tk_app.py")
 
 
 def tool_call(**arguments) -> str:
@@ -59,3 +60,36 @@ def test_run_on_a_virtual_display(tmp_path, dry_run):
         assert cursor_after_click == [480, 270]  # the click happened on the X server
     display = run["environment"]["display"]
     assert not Path(f"/tmp/.X11-unix/X{display.lstrip(':')}").exists(), "the private Xvfb was not stopped"
+
+
+def test_launch_an_app_on_the_virtual_display_and_click_it(tmp_path):
+    """--launch starts the program, the run waits for its window; a click turns the target orange."""
+    out = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    left = [140 * 1288 / 1280, 120 * 728 / 720]  # the "left" target's centre in 1280x720's 1288x728 model space
+    answers = [tool_call(action="left_click", coordinate=[round(v, 1) for v in left]),
+               tool_call(action="terminate", status="success")]
+    with ScriptedServer(answers) as server:
+        proc = subprocess.run(
+            [sys.executable, "-m", "agent.cli", "run", "Click the left button", "--env", "desktop",
+             "--virtual-display", "1280x720", "--launch", f"{sys.executable} {APP} --standalone",
+             "--base-url", server.base_url, "--model", "qwen", "--out", str(out)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        )
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+    first, second = (Image.open(out / step["screenshot"]).convert("RGB") for step in steps[:2])
+    assert first.getpixel((104, 104)) == (0x5A, 0x8D, 0xD6), "the app was not on screen at the first step"
+    assert second.getpixel((104, 104)) == (0xF0, 0xA0, 0x30), "the click did not reach the app"
+
+
+def test_launch_failure_is_a_clear_error(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "run", "x", "--env", "desktop", "--virtual-display", "640x480",
+         "--launch", "no-such-program-here --flag", "--base-url", "http://127.0.0.1:9/v1", "--model", "qwen",
+         "--out", str(tmp_path / "run")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2 and "--launch no-such-program-here --flag: cannot start it" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -24,6 +24,11 @@ from tests.desktop.tk_app import TARGETS
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def test_the_process_environment_is_left_alone(desktop):
+    env, _ = desktop
+    assert os.environ.get("DISPLAY") != env.display_name
+
+
 def test_missing_display_says_what_to_do(monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     with pytest.raises(ConfigError, match="DISPLAY is not set.*--virtual-display"):
@@ -105,8 +110,9 @@ def test_clicks_land_on_a_monitor_that_does_not_start_at_zero(desktop):
     assert_conformant(checks, "offset monitor")
 
 
-def test_dry_run_draws_instead_of_acting(desktop, tmp_path):
+def test_dry_run_draws_instead_of_acting(desktop, tmp_path, monkeypatch):
     env, app = desktop
+    monkeypatch.setenv("XAUTHORITY", env.virtual.environ()["XAUTHORITY"])  # what a user attaching would export
     with DesktopEnvironment(env.display_name, dry_run=tmp_path) as dry:  # attaches like --display :N
         before = dry._pointer()
         box = TARGETS["left"]

@@ -1,6 +1,6 @@
 """A small Tk app for the desktop tests: targets at known places, and it reports what it saw.
 
-Run as ``python tk_app.py`` on an X display. It fills the screen from (0, 0) and speaks JSON lines:
+Run as ``python tk_app.py [--standalone]`` on an X display. It fills the screen from (0, 0) and speaks JSON lines:
 events on stdout (``{"type": "click", ...}``), commands on stdin (``{"cmd": "target", "box": [...]}``),
 each command answered with ``{"type": "ack", "id": ...}`` once drawn, so tests wait on state, not time.
 """
@@ -20,6 +20,7 @@ TARGETS = {  # name: (x1, y1, x2, y2) in screen pixels; all fit in 1280x720
     "double": (460, 100, 540, 140),
     "cursor": (580, 100, 660, 140),
 }
+CLICKED = "#f0a030"  # a target's colour once clicked
 HANDLE = (120, 220, 160, 260)  # draggable square, starts here
 TEXT_BOX = (700, 80, 1180, 300)  # a Text widget for typing
 LIST_BOX = (100, 360, 500, 660)  # a scrollable Text with many lines
@@ -60,7 +61,8 @@ class App:
         for seq in ("<KeyPress>", "<Alt-KeyPress>", "<Meta-KeyPress>"):  # Tk binds <Alt-Key> on "all" for menus
             self.root.bind_all(seq, self.key)
         self.commands: queue.Queue = queue.Queue()
-        threading.Thread(target=self.read_commands, daemon=True).start()
+        if "--standalone" not in sys.argv:  # standalone: no commands, runs until it is stopped
+            threading.Thread(target=self.read_commands, daemon=True).start()
         self.root.after(10, self.poll)
         self.root.after(50, self.ready)
 
@@ -80,6 +82,8 @@ class App:
             for item in self.canvas.find_overlapping(event.x, event.y, event.x, event.y):
                 hit += [t for t in self.canvas.gettags(item) if t != "current"]
         emit(type="click", button=kind, x=x, y=y, widget=str(event.widget), tags=hit)
+        for name in set(hit) & set(TARGETS):  # visible feedback, for runs that only see screenshots
+            self.canvas.itemconfigure(self.canvas.find_withtag(name)[0], fill=CLICKED)
         if kind == "left" and "handle" in hit:
             self.dragging = (x, y)
 
