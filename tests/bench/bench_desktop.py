@@ -25,9 +25,10 @@ from agent.parser import parse_tool_calls
 from agent.prompt import build_prompt
 from agent.trajectory import NullRecorder, TrajectoryWriter
 from environments.desktop import DesktopEnvironment
+from environments.wrappers import Wrapper
 from tools import get_tool
 
-console = Console()
+console = Console(width=160)
 SIZE = Size(1920, 1080)
 RUNS = 40
 
@@ -47,25 +48,43 @@ def move(x: float, y: float) -> str:
 
 
 class StepClock:
-    """A recorder that notes when each step ends (optionally writing the trajectory too)."""
+    """A recorder that notes when each step ends and keeps the loop's per-stage timings."""
 
     def __init__(self, inner) -> None:
-        self.inner, self.ends = inner, []
+        self.inner, self.ends, self.timings = inner, [], []
 
     def append_step(self, record):
         self.inner.append_step(record)
         self.ends.append(time.perf_counter())
+        self.timings.append(record.get("timings", {}))
 
     def __getattr__(self, name):  # start, save_screenshot, finish: as the wrapped recorder
         return getattr(self.inner, name)
 
 
-def full_steps(env: DesktopEnvironment, geometry: Geometry, recorder, steps: int = RUNS) -> float:
+class ObserveClock(Wrapper):
+    def __init__(self, env) -> None:
+        super().__init__(env)
+        self.times: list[float] = []
+
+    def observe(self):
+        t = time.perf_counter()
+        obs = self.env.observe()
+        self.times.append(time.perf_counter() - t)
+        return obs
+
+
+def full_steps(env: DesktopEnvironment, recorder, steps: int = RUNS) -> dict[str, float]:
+    """Medians in ms: the whole step, the environment's observe, and each stage the loop times."""
     texts = [move(100 + (i % 2) * 600, 200 + (i % 3) * 100) for i in range(steps)]
-    clock = StepClock(recorder)
-    result = Agent(ReplayModel(texts), env, AgentConfig(max_steps=steps), clock).run("bench")
+    clock, observed = StepClock(recorder), ObserveClock(env)
+    result = Agent(ReplayModel(texts), observed, AgentConfig(max_steps=steps), clock).run("bench")
     assert len(clock.ends) > 2, result
-    return statistics.median(b - a for a, b in zip(clock.ends, clock.ends[1:], strict=False)) * 1000
+    out = {"step": statistics.median(b - a for a, b in zip(clock.ends, clock.ends[1:], strict=False)),
+           "observe": statistics.median(observed.times)}
+    for stage in ("resize", "prompt", "parse", "execute", "save_screenshot"):
+        out[stage] = statistics.median(t.get(stage, 0.0) for t in clock.timings)
+    return {k: v * 1000 for k, v in out.items()}
 
 
 def main() -> None:
@@ -89,14 +108,15 @@ def main() -> None:
         parse, command = median_ms(lambda: to_command(tool.validate(parse_tool_calls(text)[0].arguments), geometry))
         points = [to_command(command.action.model_copy(update={"coordinate": (x, 300)}), geometry)
                   for x in (400, 700)]
-        execute, _ = median_ms(lambda: env.execute(points[int(time.perf_counter() * 1e3) % 2]))
+        cycle = iter(points * RUNS)
+        execute, _ = median_ms(lambda: env.execute(next(cycle)))
         settle_check, _ = median_ms(lambda: env._settled_grab())
         env.settle_quiet = 0.03
         settle_default, _ = median_ms(lambda: env._settled_grab(), runs=10)
         env.settle_quiet = 0.0
-        step_null = full_steps(env, geometry, NullRecorder())
+        step_null = full_steps(env, NullRecorder())
         with tempfile.TemporaryDirectory() as tmp:
-            step_jpeg = full_steps(env, geometry, TrajectoryWriter(Path(tmp) / "t", image_format="jpeg"))
+            step_jpeg = full_steps(env, TrajectoryWriter(Path(tmp) / "t", image_format="jpeg"))
     finally:
         app.close()
         env.close()
@@ -109,22 +129,30 @@ def main() -> None:
         ("raw mss grab (reference)", raw),
         ("capture (env grab)", capture),
         ("convert BGRX → RGB", convert),
-        (f"resize to model space {geometry.model} (bicubic, in the loop)", resize),
-        ("encode model image JPEG (server backends)", jpeg),
+        (f"resize to model space {geometry.model} (bicubic, agent/imaging)", resize),
+        ("encode model image JPEG (server backends only)", jpeg),
         ("build prompt", prompt),
         ("parse + validate + map", parse),
         ("execute (mouse_move via pyautogui/XTest)", execute),
-        ("settle check after an action (2 grabs, quiet 0)", settle_check),
-        ("settle with the default 30 ms quiet window", settle_default),
-        ("full step, no trajectory (observe … execute)", step_null),
-        ("full step, JPEG trajectory (… log)", step_jpeg),
-        ("full step minus the loop's resize", step_null - resize),
+        ("settle check after an action (2nd grab + compare, quiet 0)", settle_check),
+        ("settle with the default 30 ms quiet window (a wait, not work)", settle_default),
     ]
     for name, ms in rows:
         table.add_row(name, f"{ms:.2f}", f"{ms / raw:.1f}")
     console.print(table)
-    console.print(f"per-step overhead / raw grab: {step_null / raw:.1f}x (target ≤ 3x); "
-                  f"without the bicubic resize: {(step_null - resize) / raw:.1f}x")
+
+    steps = Table(title="Full loop steps (mouse_move, zero-latency model, settle quiet 0), medians")
+    for column in ("trajectory", "step", "observe", "resize", "prompt", "parse+map", "execute", "log",
+                   "step / raw grab", "step − resize / raw grab"):
+        steps.add_column(column, justify="right")
+    for label, m in (("none", step_null), ("JPEG", step_jpeg)):
+        steps.add_row(label, *[f"{m[k]:.2f}" for k in ("step", "observe", "resize", "prompt", "parse", "execute",
+                                                        "save_screenshot")],
+                      f"{m['step'] / raw:.1f}x", f"{(m['step'] - m['resize']) / raw:.1f}x")
+    console.print(steps)
+    env_share = step_null["observe"] + step_null["execute"]
+    console.print(f"desktop environment's own share per step (observe + execute): {env_share:.2f} ms = "
+                  f"{env_share / raw:.1f}x the raw grab; whole step {step_null['step'] / raw:.1f}x (target ≤ 3x)")
 
 
 if __name__ == "__main__":
