@@ -23,3 +23,10 @@ def test_clicks_land_on_targets(make_env, viewport: Size, scale: float) -> None:
     checks = check_environment(env, ProbeDisplay(env), boxes)
     assert_conformant(checks, f"{viewport} @ {scale:g}")
     assert len(checks) == len(boxes)
+
+
+@pytest.mark.parametrize(("viewport", "scale"), [(Size(1366, 768), 1.25), (Size(390, 844), 3.0)], ids=str)
+def test_fractional_and_large_scales(make_env, viewport: Size, scale: float) -> None:
+    env = make_env(viewport, scale)
+    checks = check_environment(env, ProbeDisplay(env), default_boxes(viewport, side=12))
+    assert_conformant(checks, f"{viewport} @ {scale:g}")
