@@ -43,6 +43,10 @@ class BrowserGone(EnvironmentFailure):
     """The page crashed or the browser was closed; the episode cannot go on."""
 
 
+class PageLoadFailed(EnvironmentFailure):
+    """A page given to ``goto`` (or ``--url``) did not load: unreachable, refused, timed out."""
+
+
 class BrowserEnvironment(EnvironmentBase):
     """One Chromium page at a fixed viewport and scale factor.
 
@@ -208,7 +212,10 @@ class BrowserEnvironment(EnvironmentBase):
         try:
             self.page.goto(url, wait_until="load", timeout=NAVIGATION_TIMEOUT_MS)
         except Exception as exc:
-            raise self._failure(exc) from None
+            failure = self._failure(exc)
+            if isinstance(failure, BrowserGone):
+                raise failure from None
+            raise PageLoadFailed(f"could not load {url}: {str(exc).splitlines()[0]}") from None
         self.url, self._loaded = url, True
         self.settle()
 

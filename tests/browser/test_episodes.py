@@ -145,3 +145,11 @@ def test_a_new_tab_becomes_the_observed_page_and_closing_it_returns(make_env, se
     assert env.page.evaluate("!!window.__demoState")
     env.page.evaluate("window.close()")
     assert env.observe().info["url"].endswith("probe.html")
+
+
+def test_unreachable_url_is_an_environment_failure(make_env) -> None:
+    from environments.browser import PageLoadFailed
+
+    env = make_env()
+    with pytest.raises(PageLoadFailed, match="could not load http://127.0.0.1:9/"):
+        env.goto("http://127.0.0.1:9/")  # the discard port: nothing listens there
