@@ -335,7 +335,8 @@ class BrowserEnvironment(EnvironmentBase):
             remaining = max(1, round((deadline - time.perf_counter()) * 1000))
             try:
                 state = self.page.evaluate(
-                    "([q, t]) => window.__guiAgent ? window.__guiAgent.settle(q, t) : {busy: 'loading'}",
+                    "([q, t]) => window.__guiAgent ? window.__guiAgent.settle(q, t) : "  # no script: pixels only
+                    "(document.readyState === 'complete' ? {busy: null, opaque: true} : {busy: 'loading'})",
                     [SETTLE_QUIET_MS, remaining])
                 busy = state["busy"]
             except Exception as exc:

@@ -148,8 +148,13 @@ def test_a_new_tab_becomes_the_observed_page_and_closing_it_returns(make_env, se
 
 
 def test_unreachable_url_is_an_environment_failure(make_env) -> None:
+    import socket
+
     from environments.browser import PageLoadFailed
 
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     env = make_env()
-    with pytest.raises(PageLoadFailed, match="could not load http://127.0.0.1:9/"):
-        env.goto("http://127.0.0.1:9/")  # the discard port: nothing listens there
+    with pytest.raises(PageLoadFailed, match=f"could not load http://127.0.0.1:{port}/.*ERR_CONNECTION_REFUSED"):
+        env.goto(f"http://127.0.0.1:{port}/")
