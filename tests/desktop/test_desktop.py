@@ -180,3 +180,19 @@ def test_handle_and_targets_fit_every_size():
     for box in [*TARGETS.values(), HANDLE, TEXT_BOX, LIST_BOX]:
         assert box[2] <= 1280 and box[3] <= 720
     assert ScreenPoint(0, 0).pixel() == (0, 0)
+
+
+def test_wait_waits_and_terminate_failure_ends_the_episode(desktop):
+    import time
+
+    from agent.loop import Agent, AgentConfig
+    from agent.models import ReplayModel
+
+    env, _ = desktop
+    texts = ['<tool_call>\n{"name": "computer_use", "arguments": {"action": "wait", "time": 0.3}}\n</tool_call>',
+             '<tool_call>\n{"name": "computer_use", "arguments": {"action": "terminate", "status": "failure"}}\n'
+             '</tool_call>']
+    started = time.monotonic()
+    result = Agent(ReplayModel(texts), env, AgentConfig(max_steps=3)).run("wait, then give up")
+    assert time.monotonic() - started >= 0.3
+    assert result.outcome == "failure" and result.steps == 2, result
