@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import io
+import warnings
+from functools import cache
 
+import numpy as np
 from PIL import Image
 
 from agent.geometry import Size
@@ -14,11 +17,40 @@ JPEG_QUALITY = 90
 
 
 def to_model_image(screenshot: Image.Image, size: Size) -> Image.Image:
-    """The screenshot at the model-space size, RGB. Bicubic, as the Qwen processor resizes."""
+    """The screenshot at the model-space size, RGB, resized as qwen-vl-utils does (PIL's antialiased bicubic).
+
+    When torch is installed its uint8 antialiased bicubic does the work in a fifth of the time (32 ms → 7 ms
+    at 1080p on these machines). It is the same filter with different intermediate rounding: on UI-like
+    images the mean difference is under 0.1 level and 99.9% of values agree within 4 levels (within 1 at
+    1080p and 4K; near-1 ratios differ most), see tests/core/test_imaging.py.
+    """
     image = screenshot if screenshot.mode == "RGB" else screenshot.convert("RGB")
     if image.size == (size.width, size.height):
         return image
-    return image.resize((size.width, size.height), Image.Resampling.BICUBIC)
+    interpolate = _torch_interpolate()
+    if interpolate is None:
+        return image.resize((size.width, size.height), Image.Resampling.BICUBIC)
+    with warnings.catch_warnings():  # torch warns that the array is read-only; it is only read
+        warnings.simplefilter("ignore", UserWarning)
+        pixels = _torch.from_numpy(np.asarray(image)).permute(2, 0, 1).unsqueeze(0)
+    resized = interpolate(pixels, size=(size.height, size.width), mode="bicubic", antialias=True)
+    return Image.fromarray(np.ascontiguousarray(resized[0].permute(1, 2, 0).numpy()))
+
+
+_torch = None
+
+
+@cache
+def _torch_interpolate():
+    """torch's interpolate, or None where torch is not installed (a server-only install)."""
+    global _torch
+    try:
+        import torch
+        import torch.nn.functional as functional
+    except ImportError:
+        return None
+    _torch = torch
+    return functional.interpolate
 
 
 def encode(image: Image.Image, fmt: str = DEFAULT_FORMAT, *, quality: int = JPEG_QUALITY) -> bytes:
