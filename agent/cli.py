@@ -70,6 +70,24 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--max-pixels", type=int, default=MAX_PIXELS, help=f"largest model-space area (default {MAX_PIXELS})")
 
 
+def add_agent_arguments(parser: argparse.ArgumentParser, *, max_steps: int = 20,
+                        max_steps_help: str = "actions before the step limit") -> None:
+    """Options of the loop itself; every command that runs episodes takes them."""
+    a = parser.add_argument_group("agent")
+    a.add_argument("--max-steps", type=int, default=max_steps, help=f"{max_steps_help} (default {max_steps})")
+    a.add_argument("--max-retries", type=int, default=2, help="re-asks per step after an unusable answer")
+    a.add_argument("--history-images", type=int, default=1, help="screenshots in the prompt, newest last")
+    a.add_argument("--reasoning", action="store_true", help="ask for <thinking> and <conclusion> around the call")
+
+
+def agent_config(args: argparse.Namespace):
+    """The `AgentConfig` that the agent and model options name."""
+    from agent.loop import AgentConfig
+
+    return AgentConfig(max_steps=args.max_steps, max_retries=args.max_retries, min_pixels=args.min_pixels,
+                       max_pixels=args.max_pixels, history_images=args.history_images, reasoning=args.reasoning)
+
+
 DEFAULT_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
 
 
@@ -96,15 +114,14 @@ def default_out(kind: str, label: str) -> Path:
 
 # -- commands ----------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
-    from agent.loop import Agent, AgentConfig
+    from agent.loop import Agent
     from agent.report import print_episode
     from agent.trajectory import TrajectoryWriter
 
     module = _module(ENVIRONMENTS[args.env])
     if module is None:
         raise ConfigError(f"the {args.env} environment is not part of this installation")
-    config = AgentConfig(max_steps=args.max_steps, max_retries=args.max_retries, min_pixels=args.min_pixels,
-                         max_pixels=args.max_pixels, history_images=args.history_images, reasoning=args.reasoning)
+    config = agent_config(args)
     model = build_model(args)
     out = Path(args.out) if args.out else default_out(args.env, args.instruction)
     with module.from_args(args) as env:
@@ -139,11 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="carry out an instruction in an environment")
     run.add_argument("instruction")
     run.add_argument("--env", required=True, choices=list(ENVIRONMENTS))
-    run.add_argument("--max-steps", type=int, default=20)
-    run.add_argument("--max-retries", type=int, default=2, help="re-asks per step after an unusable answer")
-    run.add_argument("--history-images", type=int, default=1, help="screenshots in the prompt, newest last")
-    run.add_argument("--reasoning", action="store_true", help="ask for <thinking> and <conclusion> around the call")
     run.add_argument("--out", default=None, help="trajectory directory (default runs/<time>-<env>-<task>)")
+    add_agent_arguments(run)
     add_model_arguments(run)
     for name, module_name in ENVIRONMENTS.items():
         module = _module(module_name)

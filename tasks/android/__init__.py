@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from agent.cli import add_model_arguments
+    from agent.cli import add_agent_arguments, add_model_arguments
 
     g = parser.add_argument_group("suite")
     g.add_argument("--tasks", default=None, help="comma-separated task ids (default: all; see --list)")
@@ -27,20 +27,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d.add_argument("--adb-port", type=int, default=None, help="adb server port (default $ANDROID_ADB_SERVER_PORT or 5037)")
     d.add_argument("--adb-capture", choices=("auto", "raw", "png"), default="png", help="screenshot transfer format")
     d.add_argument("--adb-settle", type=float, default=0.3, help="seconds to let the UI react after each action")
-    a = parser.add_argument_group("agent")
-    a.add_argument("--max-steps", type=int, default=0, help="cap on each task's own budget of 10 x complexity")
-    a.add_argument("--max-retries", type=int, default=2, help="re-asks per step after an unusable answer")
-    a.add_argument("--history-images", type=int, default=1, help="screenshots in the prompt, newest last")
-    a.add_argument("--reasoning", action="store_true", help="ask for <thinking> and <conclusion> around the call")
+    add_agent_arguments(parser, max_steps=0, max_steps_help="cap on each task's own budget of 10 x complexity")
     add_model_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from rich.console import Console
 
-    from agent.cli import build_model, default_out
+    from agent.cli import agent_config, build_model, default_out
     from agent.errors import ConfigError
-    from agent.loop import AgentConfig
     from environments.android.env import AndroidEnvironment
     from tasks.android.episode import AndroidSuite
     from tasks.android.suite import REGISTRY
@@ -58,11 +55,8 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError("--max-steps must be 0 (the tasks' own budgets) or positive")
     units = plan(ids, args.episodes, args.seed)
     out = Path(args.out) if args.out else default_out("eval", "android")
-    config = AgentConfig(max_steps=args.max_steps, max_retries=args.max_retries, min_pixels=args.min_pixels,
-                         max_pixels=args.max_pixels, history_images=args.history_images, reasoning=args.reasoning)
-    options = {"suite": "android", "model": args.model, "base_url": args.base_url, "seed": args.seed,
-               "max_steps": args.max_steps, "max_retries": args.max_retries, "min_pixels": args.min_pixels,
-               "max_pixels": args.max_pixels, "history_images": args.history_images, "reasoning": args.reasoning}
+    config = agent_config(args)
+    options = {"suite": "android", "model": args.model, "base_url": args.base_url, "seed": args.seed, **asdict(config)}
     err = Console(stderr=True)
     model = build_model(args)
     with AndroidEnvironment(args.serial, args.adb_host, args.adb_port, capture=args.adb_capture,

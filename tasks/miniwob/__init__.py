@@ -17,7 +17,7 @@ __all__ = ["MiniWoBEpisode", "MiniWoBTask", "PageState", "add_arguments", "main"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from agent.cli import add_model_arguments
+    from agent.cli import add_agent_arguments, add_model_arguments
 
     g = parser.add_argument_group("MiniWoB++")
     which = g.add_mutually_exclusive_group()
@@ -34,11 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--out", default=None, help="results directory; reuse it to resume (default runs/<time>-miniwob)")
     g.add_argument("--retry-errors", action="store_true", help="on resume, rerun episodes that ended in 'error'")
     g.add_argument("--headed", action="store_true", help="show the browser (needs DISPLAY)")
-    a = parser.add_argument_group("agent")
-    a.add_argument("--max-steps", type=int, default=10, help="actions per episode (default 10)")
-    a.add_argument("--max-retries", type=int, default=2, help="re-asks per step after an unusable answer")
-    a.add_argument("--history-images", type=int, default=1, help="screenshots in the prompt, newest last")
-    a.add_argument("--reasoning", action="store_true", help="ask for <thinking> and <conclusion> around the call")
+    add_agent_arguments(parser, max_steps=10, max_steps_help="actions per episode")
     add_model_arguments(parser)
 
 
@@ -57,11 +53,12 @@ def _time_limit(text: str) -> float | str | None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from rich.console import Console
 
-    from agent.cli import build_model, default_out
+    from agent.cli import agent_config, build_model, default_out
     from agent.errors import ConfigError
-    from agent.loop import AgentConfig
     from tasks.miniwob.suite import MiniWoBSuite
     from tasks.runner import plan, results_table, run_units, summarise
 
@@ -76,12 +73,9 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError(f"--scale must be positive, got {args.scale}")
     units = plan(ids, args.episodes, args.seed)
     out = Path(args.out) if args.out else default_out("eval", "miniwob")
-    config = AgentConfig(max_steps=args.max_steps, max_retries=args.max_retries, min_pixels=args.min_pixels,
-                         max_pixels=args.max_pixels, history_images=args.history_images, reasoning=args.reasoning)
+    config = agent_config(args)
     options = {"suite": "miniwob", "model": args.model, "base_url": args.base_url, "seed": args.seed,
-               "scale": args.scale, "time_limit": args.time_limit, "max_steps": args.max_steps,
-               "max_retries": args.max_retries, "min_pixels": args.min_pixels, "max_pixels": args.max_pixels,
-               "history_images": args.history_images, "reasoning": args.reasoning}
+               "scale": args.scale, "time_limit": args.time_limit, **asdict(config)}
     err = Console(stderr=True)
     model = build_model(args)
     with MiniWoBSuite(model, config, scale=args.scale, time_limit=time_limit, headless=not args.headed) as suite:
