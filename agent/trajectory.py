@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
-from agent.imaging import encode, extension
+from agent.imaging import DEFAULT_FORMAT, encode, extension
 
 RUN, STEPS, RESULT, SCREENSHOTS = "run.json", "steps.jsonl", "result.json", "screenshots"
 
@@ -51,7 +51,7 @@ class NullRecorder:
 class TrajectoryWriter:
     """Writes one run into ``root`` (created; refuses a directory that already holds a run)."""
 
-    def __init__(self, root: str | Path, *, image_format: str = "png") -> None:
+    def __init__(self, root: str | Path, *, image_format: str = DEFAULT_FORMAT) -> None:
         self.root = Path(root)
         self.image_format = image_format
         if (self.root / STEPS).exists() or (self.root / RUN).exists():

@@ -84,17 +84,18 @@ def bench_step_overhead(steps: int = 60) -> None:
 
 
 class RSSProbe(Wrapper):
-    """Samples peak RSS after chosen numbers of observations."""
+    """Samples peak RSS after chosen numbers of executed steps."""
 
     def __init__(self, env, at: set[int]) -> None:
         super().__init__(env)
         self.at, self.count, self.peaks = at, 0, {}
 
-    def observe(self):
+    def execute(self, command):
+        result = self.env.execute(command)
         self.count += 1
         if self.count in self.at:
             self.peaks[self.count] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        return self.env.observe()
+        return result
 
 
 def bench_replay() -> None:
