@@ -42,10 +42,6 @@ class StepTimeout(GuiAgentError):
     """A stage (model call, settle wait, device command) took longer than its bound."""
 
 
-class SafetyGateError(GuiAgentError):
-    """A gate refused an action before it was executed."""
-
-
 class StepBudgetExceeded(GuiAgentError):
     """The episode used its whole step budget without terminating."""
 
