@@ -126,7 +126,8 @@ class Agent:
         timings["resize"] = time.perf_counter() - t
         t = time.perf_counter()
         screenshot_path = self.recorder.save_screenshot(
-            episode.steps, observation.screenshot, observation.info.get("screenshot_file")
+            episode.steps, observation.screenshot, observation.info.get("screenshot_file"),
+            frame=observation.frame, damage=observation.damage,
         )
         timings["save_screenshot"] = time.perf_counter() - t
         record: dict[str, Any] = {

@@ -13,11 +13,14 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PIL import Image
 
 from agent.imaging import DEFAULT_FORMAT, encode, extension
+
+if TYPE_CHECKING:
+    from environments.base import Damage
 
 RUN, STEPS, RESULT, SCREENSHOTS = "run.json", "steps.jsonl", "result.json", "screenshots"
 
@@ -25,7 +28,10 @@ RUN, STEPS, RESULT, SCREENSHOTS = "run.json", "steps.jsonl", "result.json", "scr
 class Recorder(Protocol):
     def start(self, run: dict[str, Any]) -> None: ...
 
-    def save_screenshot(self, index: int, image: Image.Image, source: str | None = None) -> str | None: ...
+    def save_screenshot(
+        self, index: int, image: Image.Image, source: str | None = None, *, frame: int | None = None,
+        damage: Damage | None = None,
+    ) -> str | None: ...
 
     def append_step(self, record: dict[str, Any]) -> None: ...
 
@@ -38,7 +44,7 @@ class NullRecorder:
     def start(self, run: dict[str, Any]) -> None:
         pass
 
-    def save_screenshot(self, index: int, image: Image.Image, source: str | None = None) -> str | None:
+    def save_screenshot(self, index: int, image: Image.Image, source: str | None = None, **_: Any) -> str | None:
         return None
 
     def append_step(self, record: dict[str, Any]) -> None:
@@ -63,7 +69,10 @@ class TrajectoryWriter:
         write_json_atomic(self.root / RUN, run)
         self._steps = open(self.root / STEPS, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
 
-    def save_screenshot(self, index: int, image: Image.Image, source: str | None = None) -> str:
+    def save_screenshot(
+        self, index: int, image: Image.Image, source: str | None = None, *, frame: int | None = None,
+        damage: Damage | None = None,
+    ) -> str:
         """Encode ``image``; or, when ``source`` is a file already holding it (a replay), copy its bytes."""
         if source and Path(source).suffix.lower() in (".png", ".jpg", ".jpeg"):
             name = f"{SCREENSHOTS}/{index:04d}{Path(source).suffix.lower()}"

@@ -6,6 +6,7 @@ The screen does not pause while the agent thinks (android_world's AsyncEnv says 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -17,19 +18,50 @@ if TYPE_CHECKING:
     from tools.base import Action
 
 
+Box = tuple[int, int, int, int]  # left, top, right, bottom in screenshot pixels; right and bottom exclusive
+
+_frames = itertools.count(1)
+
+
+def next_frame() -> int:
+    """A frame id unique in this process, for `Observation.frame`."""
+    return next(_frames)
+
+
+@dataclass(frozen=True)
+class Damage:
+    """Where a screenshot may differ from an earlier one of the same environment.
+
+    ``since`` is that earlier observation's ``frame``; every pixel outside ``boxes`` is identical to it.
+    Consumers that did work on frame ``since`` (the model-space image, the trajectory's JPEG) redo only
+    these regions. An environment that cannot tell (most) leaves ``Observation.damage`` None.
+    """
+
+    since: int
+    boxes: tuple[Box, ...] = ()
+
+    def area(self) -> int:
+        """Pixels covered, counting overlaps twice (an upper bound)."""
+        return sum((r - l) * (b - t) for l, t, r, b in self.boxes)
+
+
 @dataclass(frozen=True)
 class Observation:
     """One look at the screen.
 
     ``screenshot`` is in physical pixels; ``input_size`` is the space input is given in (CSS px, X11
     pixels, device pixels), which differs under HiDPI scaling; ``origin`` is where that space's (0, 0)
-    lies in absolute input coordinates (multi-monitor).
+    lies in absolute input coordinates (multi-monitor). ``frame`` (from `next_frame`) and ``damage``
+    let consumers update cached work incrementally; both are optional. The screenshot is never
+    changed after it is handed out.
     """
 
     screenshot: Image.Image
     input_size: Size
     origin: tuple[int, int] = (0, 0)
     info: dict[str, Any] = field(default_factory=dict)
+    frame: int | None = None
+    damage: Damage | None = None
 
     @property
     def screenshot_size(self) -> Size:
