@@ -3,8 +3,14 @@
 Three spaces stay apart: the screenshot (mss pixels of one monitor), the input space (X11 root-window
 pixels, the same unless a HiDPI setup scales them; the ratio is measured at reset) and the model's
 (the loop resizes). Observation.origin is the monitor's left/top, so multi-monitor clicks land on the
-monitor that was captured. Instead of pyautogui's 100 ms pause after every call, `observe` waits until
-two grabs a quiet interval apart are identical (bounded by ``settle_timeout``).
+monitor that was captured.
+
+Capture is incremental: the X server's DAMAGE extension says which rectangles were drawn since the
+last observation (`environments.x11.damage`), only those are grabbed and pasted onto a copy of the
+last screenshot, and they are reported as `Observation.damage` so the loop resizes and the trajectory
+encodes only them. Instead of pyautogui's 100 ms pause after every call, `observe` waits until nothing
+has been drawn for a quiet interval (bounded by ``settle_timeout``). Without DAMAGE (or with
+``track_damage=False``) every observation is a full grab and settling compares full grabs.
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ from typing import Any
 
 from agent.errors import ConfigError, EnvironmentFailure, GuiAgentError
 from agent.geometry import Size
-from environments.base import Command, EnvironmentBase, Observation, StepResult
+from environments.base import Command, Damage, EnvironmentBase, Observation, StepResult, next_frame
 from environments.x11.display import VirtualDisplay, connect, resolve_display
 
 SCROLL_PIXELS_PER_CLICK = 50  # one wheel click ≈ 3 text lines ≈ 50 px in GTK/Qt/Chromium on X11
 DRAG_STEPS = 8  # motion events between press and release, for apps with a drag threshold
 CLICKS = {"left_click": "left", "right_click": "right", "middle_click": "middle"}
+FULL_GRAB_SHARE = 0.5  # when damage covers more of the monitor than this, one full grab is cheaper
 
 
 def pick_monitor(monitors: list[dict], index: int | None) -> tuple[int, dict]:
@@ -61,8 +68,11 @@ class DesktopEnvironment(EnvironmentBase):
         settle_timeout: float = 2.0,
         launch: list[str] | None = None,
         launch_timeout: float = 20.0,
+        track_damage: bool = True,
     ) -> None:
         self._broken = False
+        self.tracker = None
+        self._track_damage = track_damage
         self.app: subprocess.Popen | None = None
         self.virtual = VirtualDisplay(virtual) if virtual else None
         saved = {k: os.environ.get(k) for k in ("DISPLAY", "XAUTHORITY")}
@@ -79,7 +89,7 @@ class DesktopEnvironment(EnvironmentBase):
             _restore_environ(saved)
         self.dry_run = Path(dry_run) if dry_run else None
         self._dirty = bool(launch)
-        self._last: Observation | None = None
+        self._last: Observation | None = None  # the last observation: its screenshot is the base for the next
         self._steps = 0
 
     def _connect(self, monitor: int | None) -> None:
@@ -96,6 +106,11 @@ class DesktopEnvironment(EnvironmentBase):
         self.sct = mss.MSS(display=self.display_name)
         self.monitor_index, self.monitor = pick_monitor(self.sct.monitors, monitor)
         self._measure()
+        if self._track_damage:
+            from environments.x11.damage import DamageTracker
+
+            tracker = DamageTracker(connect(self.display_name))  # its own connection: its events only
+            self.tracker = tracker if tracker.available else tracker.close()
 
     def _launch(self, argv: list[str], timeout: float) -> None:
         """Start ``argv`` on this display (no shell) and wait until the screen changes: its window is up."""
@@ -126,19 +141,54 @@ class DesktopEnvironment(EnvironmentBase):
     # -- Environment ----------------------------------------------------------------------------------
     def reset(self) -> Observation:
         self._measure()  # the input/screenshot ratio, in case the screen was reconfigured
+        self._last = None  # a new episode starts from a full grab
         return self.observe()
 
     def observe(self) -> Observation:
-        from PIL import Image
-
         with self._x_server("capturing the screen"):
-            shot = self._settled_grab() if self._dirty else self.sct.grab(self.monitor)
+            last = self._last
+            if self.tracker is not None and last is not None and self.scale == (1.0, 1.0) \
+                    and last.screenshot.size == (self.monitor["width"], self.monitor["height"]):
+                image, damage = self._incremental(last)
+            else:
+                if self.tracker is not None:
+                    self.tracker.collect()  # drawn from now on: reported next time
+                image, damage = _rgb(self._settled_grab() if self._dirty else self.sct.grab(self.monitor)), None
             x, y = self._pointer()
         self._dirty = False
-        image = Image.frombuffer("RGB", shot.size, shot.raw, "raw", "BGRX", 0, 1)
         info = {"display": self.display_name, "monitor": self.monitor_index, "cursor": [x, y]}
-        self._last = Observation(image, self.input_size, self.origin, info)
+        self._last = Observation(image, self.input_size, self.origin, info, frame=next_frame(), damage=damage)
         return self._last
+
+    def _incremental(self, last: Observation):
+        """The last screenshot with what was drawn since grabbed anew: (image, Damage)."""
+        from environments.x11.damage import area, clip, merge
+
+        m = self.monitor
+        drawn = self._settled_damage() if self._dirty else self.tracker.collect()
+        boxes = merge(clip(drawn, (m["left"], m["top"], m["left"] + m["width"], m["top"] + m["height"])))
+        if area(boxes) > FULL_GRAB_SHARE * m["width"] * m["height"]:
+            return _rgb(self.sct.grab(m)), Damage(last.frame, ((0, 0, m["width"], m["height"]),))
+        image = last.screenshot
+        if boxes:
+            image = image.copy()  # a screenshot handed out never changes
+            for left, top, right, bottom in boxes:
+                region = {"left": m["left"] + left, "top": m["top"] + top, "width": right - left,
+                          "height": bottom - top}
+                image.paste(_rgb(self.sct.grab(region)), (left, top))
+        return image, Damage(last.frame, tuple(boxes))
+
+    def _settled_damage(self) -> list:
+        """Everything drawn until nothing more is drawn for ``settle_quiet`` (at most ``settle_timeout``)."""
+        deadline = time.monotonic() + self.settle_timeout
+        drawn = self.tracker.collect()
+        while time.monotonic() < deadline:
+            time.sleep(self.settle_quiet)
+            more = self.tracker.collect()
+            if not more:
+                break
+            drawn += more
+        return drawn
 
     def execute(self, command: Command) -> StepResult:
         name = command.name
@@ -199,9 +249,11 @@ class DesktopEnvironment(EnvironmentBase):
 
     def close(self) -> None:
         # python-xlib hangs on a connection that has failed once, so a broken one is only dropped
-        steps = [lambda: self.sct.close(), lambda: self.xdisplay.display.socket.close()]
+        steps = [lambda: self.sct.close(), lambda: self.xdisplay.display.socket.close(),
+                 lambda: self.tracker.xdisplay.display.socket.close()]
         if not getattr(self, "_broken", True):
-            steps = [lambda: self.typist.restore(), lambda: self.sct.close(), lambda: self.xdisplay.close()]
+            steps = [lambda: self.typist.restore(), lambda: self.sct.close(), lambda: self.xdisplay.close(),
+                     lambda: self.tracker.close()]
         for step in steps:
             with contextlib.suppress(Exception):  # closing a display that is already gone
                 step()
@@ -230,6 +282,7 @@ class DesktopEnvironment(EnvironmentBase):
             "dry_run": str(self.dry_run) if self.dry_run else None,
             "launch": self.app.args if self.app is not None else None,
             "scroll_pixels_per_click": SCROLL_PIXELS_PER_CLICK,
+            "damage_tracking": self.tracker is not None,
         }
 
     # -- screen ---------------------------------------------------------------------------------------
@@ -277,6 +330,13 @@ class DesktopEnvironment(EnvironmentBase):
         path = self.dry_run / f"{self._steps:04d}-{command.name}.png"
         image.save(path)
         return StepResult(info={"dry_run": str(path), "would": describe_command(command)})
+
+
+def _rgb(shot):
+    """An mss grab (BGRX) as an RGB image."""
+    from PIL import Image
+
+    return Image.frombuffer("RGB", shot.size, shot.raw, "raw", "BGRX", 0, 1)
 
 
 def _restore_environ(saved: dict[str, str | None]) -> None:
