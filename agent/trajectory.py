@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from PIL import Image
 
 from agent.imaging import DEFAULT_FORMAT, encode, extension
+from agent.jpeg import RowJpegEncoder
 
 if TYPE_CHECKING:
     from environments.base import Damage
@@ -64,6 +65,7 @@ class TrajectoryWriter:
             raise FileExistsError(f"{self.root} already holds a recorded run; choose another --out directory")
         (self.root / SCREENSHOTS).mkdir(parents=True, exist_ok=True)
         self._steps = None
+        self._jpeg = RowJpegEncoder()
 
     def start(self, run: dict[str, Any]) -> None:
         write_json_atomic(self.root / RUN, run)
@@ -73,13 +75,20 @@ class TrajectoryWriter:
         self, index: int, image: Image.Image, source: str | None = None, *, frame: int | None = None,
         damage: Damage | None = None,
     ) -> str:
-        """Encode ``image``; or, when ``source`` is a file already holding it (a replay), copy its bytes."""
+        """Encode ``image``; or, when ``source`` is a file already holding it (a replay), copy its bytes.
+
+        JPEG re-encodes only the rows that ``damage`` says changed since an earlier screenshot (agent/jpeg.py).
+        """
         if source and Path(source).suffix.lower() in (".png", ".jpg", ".jpeg"):
             name = f"{SCREENSHOTS}/{index:04d}{Path(source).suffix.lower()}"
             shutil.copyfile(source, self.root / name)
             return name
         name = f"{SCREENSHOTS}/{index:04d}.{extension(self.image_format)}"
-        (self.root / name).write_bytes(encode(image, self.image_format))
+        if extension(self.image_format) == "jpg":
+            data = self._jpeg.encode(image, frame, damage)
+        else:
+            data = encode(image, self.image_format)
+        (self.root / name).write_bytes(data)
         return name
 
     def append_step(self, record: dict[str, Any]) -> None:
