@@ -52,8 +52,8 @@ class App:
         self.canvas.bind("<B1-Motion>", self.motion)
         self.canvas.bind("<ButtonRelease-1>", self.release)
         self.canvas.bind("<Motion>", lambda e: setattr(self, "pointer", (e.x_root, e.y_root)))
-        self.text = self.place(tk.Text(self.root, font=("DejaVu Sans", 12)), TEXT_BOX)
-        self.scroller = self.place(tk.Text(self.root, font=("DejaVu Sans", 12)), LIST_BOX)
+        self.text = self.place(tk.Text(self.root, font=("DejaVu Sans", 12), insertofftime=0), TEXT_BOX)  # no blink
+        self.scroller = self.place(tk.Text(self.root, font=("DejaVu Sans", 12), insertofftime=0), LIST_BOX)
         self.scroller.insert("1.0", "\n".join(f"line {i}" for i in range(1, 501)))
         self.scroller.configure(state="disabled")
         self.scroller.bind("<Button-1>", lambda e: self.click(e, "left"), add="+")

@@ -1,0 +1,157 @@
+"""Incremental capture: screenshots built from DAMAGE rectangles must equal full grabs, pixel for pixel.
+
+Every observation in these runs is checked against a full mss grab taken right after it, and every
+pixel that differs from the previous screenshot must lie inside the reported damage. The Tk app's text
+cursors do not blink, so nothing draws on its own between the two grabs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agent.geometry import Size
+from environments.desktop import DesktopEnvironment
+from environments.wrappers import Wrapper
+from environments.x11.damage import MAX_BOXES, area, clip, merge
+from tests.desktop.conftest import TkApp, call, run_script, wait_for_pixel
+from tests.desktop.tk_app import HANDLE, LIST_BOX, TARGETS, TEXT_BOX
+
+
+def centre(box) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
+def pixels(image) -> np.ndarray:
+    return np.asarray(image).copy()
+
+
+def full_grab(env: DesktopEnvironment) -> np.ndarray:
+    shot = env._grab()
+    return np.frombuffer(shot.raw, np.uint8).reshape(shot.height, shot.width, 4)[:, :, 2::-1]
+
+
+def outside(changed: np.ndarray, boxes) -> int:
+    """How many changed pixels no box covers."""
+    mask = changed.copy()
+    for left, top, right, bottom in boxes:
+        mask[top:bottom, left:right] = False
+    return int(mask.sum())
+
+
+class Checked(Wrapper):
+    """Checks every observation against a full grab and the previous screenshot; keeps copies of all."""
+
+    def __init__(self, env: DesktopEnvironment) -> None:
+        super().__init__(env)
+        self.kept: list[tuple[object, np.ndarray]] = []
+        self.damages = []
+
+    def reset(self):
+        return self._check(self.env.reset())
+
+    def observe(self):
+        return self._check(self.env.observe())
+
+    def _check(self, obs):
+        now = pixels(obs.screenshot)
+        assert np.array_equal(now, full_grab(self.env)), f"frame {obs.frame} differs from a full grab"
+        if obs.damage is not None:
+            previous, before = self.kept[-1]
+            assert obs.damage.since == previous.frame
+            changed = (now != before).any(axis=2)
+            assert outside(changed, obs.damage.boxes) == 0, (obs.damage, np.argwhere(changed)[:5])
+            self.damages.append(obs.damage)
+        self.kept.append((obs, now))
+        return obs
+
+
+def test_incremental_frames_equal_full_grabs_for_every_action(desktop):
+    env, app = desktop
+    assert env.tracker is not None, "the X server has no DAMAGE extension"
+    checked = Checked(env)
+    app.command("focus_text")
+    checked.reset()
+    run_script(checked, [
+        call("left_click", centre(TARGETS["left"])),
+        call("mouse_move", (900, 700)),
+        call("double_click", centre(TARGETS["double"])),
+        call("right_click", centre(TARGETS["right"])),
+        call("left_click_drag", (HANDLE[2] + 100, HANDLE[3] + 40)),
+        call("left_click", centre(TEXT_BOX)),
+        call("type", text='quotes "\' and\nnon-ASCII: żółw 東京'),
+        call("key", keys=["ctrl", "a"]),
+        call("scroll", centre(LIST_BOX), pixels=-400),
+        call("wait", time=0.1),
+    ])
+    damaged = [d for d in checked.damages if d.boxes]
+    assert len(damaged) >= 5, checked.damages  # clicks recolour targets, typing and scrolling redraw
+    assert any(not d.boxes for d in checked.damages), "a step that draws nothing reports no damage"
+    share = max(area(d.boxes) for d in damaged) / (env.monitor["width"] * env.monitor["height"])
+    assert share < 0.5, "damage stays local to what was drawn"
+    for obs, kept in checked.kept:  # screenshots handed out never change afterwards
+        assert np.array_equal(np.asarray(obs.screenshot), kept), f"frame {obs.frame} was modified"
+    app.command("reset_scroll")
+
+
+def test_drawing_by_another_client_is_seen(desktop):
+    env, app = desktop
+    before = env.observe()
+    app.command("target", box=[300, 400, 340, 440])
+    try:
+        after = env.observe()
+        assert after.damage is not None and after.damage.since == before.frame
+        assert any(b[0] <= 300 and b[1] <= 400 and b[2] >= 340 and b[3] >= 440 for b in after.damage.boxes)
+        assert after.screenshot.getpixel((320, 420)) == (255, 0, 255)
+        assert np.array_equal(pixels(after.screenshot), full_grab(env))
+    finally:
+        app.command("clear_target")
+
+
+def test_large_damage_is_one_full_grab(desktop):
+    env, app = desktop
+    before = env.observe()
+    w, h = env.monitor["width"], env.monitor["height"]
+    app.command("target", box=[0, 0, w, h])
+    try:
+        after = env.observe()
+        assert after.damage.since == before.frame and after.damage.boxes == ((0, 0, w, h),)
+        assert np.array_equal(pixels(after.screenshot), full_grab(env))
+    finally:
+        app.command("clear_target")
+        env.observe()
+
+
+def test_without_damage_tracking_every_frame_is_a_full_grab():
+    env = DesktopEnvironment(virtual=Size(640, 480), track_damage=False)
+    app = TkApp(env.virtual.environ())
+    try:
+        wait_for_pixel(env, (104, 104), (0x5A, 0x8D, 0xD6))
+        assert env.tracker is None and env.describe()["damage_tracking"] is False
+        run_script(env, [call("left_click", centre(TARGETS["left"]))])
+        obs = env.observe()
+        assert obs.damage is None and obs.frame is not None
+        assert np.array_equal(pixels(obs.screenshot), full_grab(env))
+    finally:
+        app.close()
+        env.close()
+
+
+boxes = st.lists(st.tuples(st.integers(-50, 700), st.integers(-50, 500), st.integers(1, 300), st.integers(1, 300))
+                 .map(lambda b: (b[0], b[1], b[0] + b[2], b[1] + b[3])), max_size=40)
+
+
+@given(boxes)
+def test_clip_and_merge_cover_every_damaged_pixel(raw):
+    bounds = (20, 10, 660, 490)  # a monitor at +20+10
+    clipped = clip(raw, bounds)
+    merged = merge(clipped)
+    assert len(merged) <= MAX_BOXES
+    w, h = bounds[2] - bounds[0], bounds[3] - bounds[1]
+    want = np.zeros((h, w), bool)
+    for left, top, right, bottom in raw:  # root coordinates
+        want[max(top - 10, 0):max(bottom - 10, 0), max(left - 20, 0):max(right - 20, 0)] = True
+    assert outside(want, merged) == 0
+    for left, top, right, bottom in merged:
+        assert 0 <= left < right <= w and 0 <= top < bottom <= h
