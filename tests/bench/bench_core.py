@@ -123,10 +123,41 @@ def bench_replay() -> None:
     console.print(table)
 
 
+def bench_incremental_jpeg(runs: int = 30) -> None:
+    """Trajectory JPEG when the environment reports damage: only the touched 16-px MCU rows are re-encoded."""
+    from agent.jpeg import RowJpegEncoder
+    from environments.base import Damage
+
+    image = screenshot()
+    encoder = RowJpegEncoder()
+    cases = {"full encode (RST per MCU row)": None, "incremental, 200x40 box": (860, 500, 1060, 540),
+             "incremental, 1920x200 band": (0, 440, 1920, 640)}
+    rows = {}
+    for label, box in cases.items():
+        samples = []
+        for frame in range(runs):
+            encoder.encode(image, frame=frame)  # the cached frame
+            damage = Damage(frame, (box,)) if box else None
+            t = time.perf_counter()
+            data = encoder.encode(image, frame=frame + 1, damage=damage)
+            samples.append(time.perf_counter() - t)
+            assert encoder.last == ("rows" if box else "full"), encoder.last
+        assert data == encoder.save(image)
+        rows[label] = statistics.median(samples) * 1000
+    full = rows["full encode (RST per MCU row)"]
+    table = Table(title=f"Trajectory JPEG of a 1920x1080 UI-like screen with damage (median of {runs})")
+    for column in ("case", "ms", "x faster than full"):
+        table.add_column(column, justify="right")
+    for label, ms in rows.items():
+        table.add_row(label, f"{ms:.2f}", f"{full / ms:.1f}")
+    console.print(table)
+
+
 def main() -> None:
     bench_encode()
     bench_step_overhead()
     bench_replay()
+    bench_incremental_jpeg()
 
 
 if __name__ == "__main__":
