@@ -14,7 +14,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from agent.errors import ConfigError, ModelOutputError, StepBudgetExceeded
 from agent.geometry import MAX_PIXELS, MIN_PIXELS, Geometry
-from agent.imaging import to_model_image
+from agent.imaging import ModelImageCache
 from agent.mapping import to_command
 from agent.models.base import Model
 from agent.parser import parse_tool_calls
@@ -59,6 +59,7 @@ class _Episode:
     instruction: str
     tool: Tool
     images: deque
+    model_images: ModelImageCache = field(default_factory=ModelImageCache)  # incremental resize per run
     history: list[str] = field(default_factory=list)
     answer: str | None = None
     steps: int = 0
@@ -122,7 +123,9 @@ class Agent:
             max_pixels=self.config.max_pixels,
             origin=observation.origin,
         )
-        episode.images.append(to_model_image(observation.screenshot, geometry.model))
+        episode.images.append(episode.model_images.model_image(
+            observation.screenshot, geometry.model, observation.frame, observation.damage,
+        ))
         timings["resize"] = time.perf_counter() - t
         t = time.perf_counter()
         screenshot_path = self.recorder.save_screenshot(
