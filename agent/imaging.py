@@ -46,7 +46,6 @@ def to_model_image(screenshot: Image.Image, size: Size) -> Image.Image:
     return Image.merge("RGB", [Image.fromarray(plane) for plane in planes])
 
 
-
 # Patches are resized by Pillow (~27 ns per output pixel here, counting the rows of filter support)
 # and the full image by torch (~7 ns): patching pays while the patched output is under about a quarter
 # of the image (measured at 1080p; `make bench`). Without torch the full resize is Pillow's too.
@@ -93,14 +92,15 @@ class ModelImageCache:
             self.last = "reuse"
             return self._image
         limit = PATCH_FRACTION_PIL if _torch_interpolate() is None else PATCH_FRACTION_TORCH
-        if sum((r - l + 4) * (b - t + 4) for l, t, r, b in rects) > limit * size.width * size.height:
+        # +4: the rows and columns of filter support each side, which Pillow reads and filters too
+        if sum((x1 - x0 + 4) * (y1 - y0 + 4) for x0, y0, x1, y1 in rects) > limit * size.width * size.height:
             self.last = "full"
             return to_model_image(screenshot, size)
         (in_w, in_h), image = screenshot.size, self._image.copy()
-        for l, t, r, b in rects:
+        for x0, y0, x1, y1 in rects:
             # x * in / out rounds once (and is exact at the far edge); Pillow reads the box as C floats
-            box = (l * in_w / size.width, t * in_h / size.height, r * in_w / size.width, b * in_h / size.height)
-            image.paste(screenshot.resize((r - l, b - t), Image.Resampling.BICUBIC, box=box), (l, t))
+            box = (x0 * in_w / size.width, y0 * in_h / size.height, x1 * in_w / size.width, y1 * in_h / size.height)
+            image.paste(screenshot.resize((x1 - x0, y1 - y0), Image.Resampling.BICUBIC, box=box), (x0, y0))
         self.last = "patch"
         return image
 
@@ -113,12 +113,12 @@ def damaged_rects(boxes: Iterable[Box], screen: Size, model: Size) -> list[Box]:
     one pixel more each side, are clipped to the image, and merged where that saves a resize call.
     """
     rects = []
-    for l, t, r, b in boxes:
-        l, t, r, b = max(l, 0), max(t, 0), min(r, screen.width), min(b, screen.height)
-        if l < r and t < b:
-            x0, x1 = _span(l, r, screen.width, model.width)
-            y0, y1 = _span(t, b, screen.height, model.height)
-            rects.append((x0, y0, x1, y1))
+    for x0, y0, x1, y1 in boxes:
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, screen.width), min(y1, screen.height)
+        if x0 < x1 and y0 < y1:
+            ox0, ox1 = _span(x0, x1, screen.width, model.width)
+            oy0, oy1 = _span(y0, y1, screen.height, model.height)
+            rects.append((ox0, oy0, ox1, oy1))
     if len(rects) > MAX_RECTS:
         return [_union(*rects)]
     return _merge(rects)

@@ -153,11 +153,47 @@ def bench_incremental_jpeg(runs: int = 30) -> None:
     console.print(table)
 
 
+def bench_incremental_resize(runs: int = 30) -> None:
+    """Model-space image when the environment reports damage: only output pixels whose support it touches."""
+    import numpy as np
+
+    from agent.imaging import ModelImageCache, damaged_rects
+    from environments.base import Damage, next_frame
+    from tests.core.test_imaging import ui_like
+
+    image, model = ui_like(SIZE), Geometry.for_screenshot(SIZE).model  # text and outlines everywhere
+    reference = np.asarray(to_model_image(image, model), np.int16)
+    cases = {"full resize (torch)": None, "incremental, 200x40 box": (860, 500, 1060, 540),
+             "incremental, 600x400 window": (660, 340, 1260, 740), "incremental, 1920x200 band": (0, 440, 1920, 640)}
+    rows = {}
+    for label, box in cases.items():
+        cache, samples = ModelImageCache(), []
+        for _ in range(runs):
+            cache.model_image(image, model, frame := next_frame())  # the cached frame
+            damage = Damage(frame, (box,)) if box else None
+            t = time.perf_counter()
+            out = cache.model_image(image, model, next_frame(), damage)
+            samples.append(time.perf_counter() - t)
+        assert cache.last == ("patch" if box else "full"), cache.last
+        rects = damaged_rects([box], SIZE, model) if box else [(0, 0, model.width, model.height)]
+        area = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in rects)
+        diff = int(np.abs(np.asarray(out, np.int16) - reference).max())
+        rows[label] = (statistics.median(samples) * 1000, area / (model.width * model.height), diff)
+    full = rows["full resize (torch)"][0]
+    table = Table(title=f"Model image ({model.width}x{model.height}) of a 1920x1080 screen with damage (median of {runs})")
+    for column in ("case", "ms", "x faster than full", "output recomputed", "max |diff| vs torch full"):
+        table.add_column(column, justify="right")
+    for label, (ms, share, diff) in rows.items():
+        table.add_row(label, f"{ms:.2f}", f"{full / ms:.1f}", f"{share:.1%}", str(diff))
+    console.print(table)
+
+
 def main() -> None:
     bench_encode()
     bench_step_overhead()
     bench_replay()
     bench_incremental_jpeg()
+    bench_incremental_resize()
 
 
 if __name__ == "__main__":

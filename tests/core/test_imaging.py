@@ -71,9 +71,9 @@ def random_rect(rng: np.random.Generator, width: int, height: int) -> tuple[int,
 
 
 def patch(image: Image.Image, out: Size, rect: tuple[int, int, int, int]) -> Image.Image:
-    l, t, r, b = rect
+    x0, y0, x1, y1 = rect
     sx, sy = image.width / out.width, image.height / out.height
-    return image.resize((r - l, b - t), Image.Resampling.BICUBIC, box=(l * sx, t * sy, r * sx, b * sy))
+    return image.resize((x1 - x0, y1 - y0), Image.Resampling.BICUBIC, box=(x0 * sx, y0 * sy, x1 * sx, y1 * sy))
 
 
 def test_pillow_box_keeps_the_global_grid_exactly_where_the_box_is_exact() -> None:
@@ -87,8 +87,8 @@ def test_pillow_box_keeps_the_global_grid_exactly_where_the_box_is_exact() -> No
         full = pixels(image.resize((out.width, out.height), Image.Resampling.BICUBIC))
         rng = np.random.default_rng(1)
         for rect in [(0, 0, 960, 540), (0, 0, 1, 1), (959, 539, 960, 540)] + [random_rect(rng, 960, 540) for _ in range(40)]:
-            l, t, r, b = rect
-            assert np.array_equal(pixels(patch(image, out, rect)), full[t:b, l:r]), (make.__name__, rect)
+            x0, y0, x1, y1 = rect
+            assert np.array_equal(pixels(patch(image, out, rect)), full[y0:y1, x0:x1]), (make.__name__, rect)
 
 
 def test_pillow_box_at_1080p_differs_only_by_float_rounding() -> None:
@@ -98,8 +98,8 @@ def test_pillow_box_at_1080p_differs_only_by_float_rounding() -> None:
         full = pixels(image.resize((MODEL.width, MODEL.height), Image.Resampling.BICUBIC))
         rng = np.random.default_rng(2)
         for _ in range(40):
-            l, t, r, b = rect = random_rect(rng, MODEL.width, MODEL.height)
-            diff = np.abs(pixels(patch(image, MODEL, rect)) - full[t:b, l:r])
+            x0, y0, x1, y1 = rect = random_rect(rng, MODEL.width, MODEL.height)
+            diff = np.abs(pixels(patch(image, MODEL, rect)) - full[y0:y1, x0:x1])
             assert diff.max() <= 2 and (diff > 0).mean() < 0.01, (make.__name__, rect, diff.max(), (diff > 0).mean())
 
 
@@ -115,17 +115,17 @@ def touched(boxes, screen: Size, model: Size) -> np.ndarray:
     """Output pixels whose support window meets a box, by brute force."""
     mask = np.zeros((model.height, model.width), bool)
     cols, rows = support_windows(screen.width, model.width), support_windows(screen.height, model.height)
-    for l, t, r, b in boxes:
-        xs = np.array([a < r and e > l for a, e in cols])
-        ys = np.array([a < b and e > t for a, e in rows])
+    for x0, y0, x1, y1 in boxes:
+        xs = np.array([a < x1 and e > x0 for a, e in cols])
+        ys = np.array([a < y1 and e > y0 for a, e in rows])
         mask |= ys[:, None] & xs[None, :]
     return mask
 
 
 def inside(rects, model: Size) -> np.ndarray:
     mask = np.zeros((model.height, model.width), bool)
-    for l, t, r, b in rects:
-        mask[t:b, l:r] = True
+    for x0, y0, x1, y1 in rects:
+        mask[y0:y1, x0:x1] = True
     return mask
 
 
@@ -136,11 +136,11 @@ sizes = st.builds(Size, st.integers(8, 2000), st.integers(8, 1200))
 @given(screen=sizes, model=sizes, data=st.data())
 def test_damaged_rects_cover_every_pixel_whose_support_is_touched(screen: Size, model: Size, data) -> None:
     def box():
-        l, t = data.draw(st.integers(-5, screen.width - 1)), data.draw(st.integers(-5, screen.height - 1))
-        return l, t, data.draw(st.integers(l + 1, screen.width + 5)), data.draw(st.integers(t + 1, screen.height + 5))
+        x0, y0 = data.draw(st.integers(-5, screen.width - 1)), data.draw(st.integers(-5, screen.height - 1))
+        return x0, y0, data.draw(st.integers(x0 + 1, screen.width + 5)), data.draw(st.integers(y0 + 1, screen.height + 5))
     boxes = [box() for _ in range(data.draw(st.integers(0, 20)))]
     rects = damaged_rects(boxes, screen, model)
-    assert all(0 <= l < r <= model.width and 0 <= t < b <= model.height for l, t, r, b in rects)
+    assert all(0 <= x0 < x1 <= model.width and 0 <= y0 < y1 <= model.height for x0, y0, x1, y1 in rects)
     covered = inside(rects, model)
     assert not (touched(boxes, screen, model) & ~covered).any()
     if boxes and len(boxes) <= 16:  # merged generously, but not into the whole image for one small box
@@ -150,13 +150,13 @@ def test_damaged_rects_cover_every_pixel_whose_support_is_touched(screen: Size, 
 
 def change(image: Image.Image, box: tuple[int, int, int, int], seed: int) -> Image.Image:
     """A new screenshot: ``box`` repainted with a small window of text, everything else identical."""
-    l, t, r, b = box
-    window = Image.new("RGB", (r - l, b - t), tuple(int(v) for v in np.random.default_rng(seed).integers(0, 256, 3)))
+    x0, y0, x1, y1 = box
+    window = Image.new("RGB", (x1 - x0, y1 - y0), tuple(int(v) for v in np.random.default_rng(seed).integers(0, 256, 3)))
     draw = ImageDraw.Draw(window)
-    for y in range(0, b - t - 10, 14):
+    for y in range(0, y1 - y0 - 10, 14):
         draw.text((2, y), f"Saved {seed} items  OK  Cancel", fill=(0, 0, 0))
     out = image.copy()
-    out.paste(window, (l, t))  # clipped to the box: the damage must hold every changed pixel
+    out.paste(window, (x0, y0))  # clipped to the box: the damage must hold every changed pixel
     return out
 
 
@@ -178,8 +178,8 @@ def test_incremental_images_track_the_screen_and_never_change_images_handed_out(
         w, h = (int(rng.integers(1, 400)), int(rng.integers(1, 200)))
         x, y = int(rng.integers(-50, SCREEN.width - w + 50)), int(rng.integers(-50, SCREEN.height - h + 50))
         boxes = ((x, y, x + w, y + h),) if step % 3 else ((x, y, x + w, y + h), (0, 0, 30, 20), (1890, 1060, 1920, 1080))
-        clipped = [(max(l, 0), max(t, 0), min(r, 1920), min(b, 1080)) for l, t, r, b in boxes]
-        clipped = [(l, t, r, b) for l, t, r, b in clipped if l < r and t < b]
+        clipped = [(max(x0, 0), max(y0, 0), min(x1, 1920), min(y1, 1080)) for x0, y0, x1, y1 in boxes]
+        clipped = [(x0, y0, x1, y1) for x0, y0, x1, y1 in clipped if x0 < x1 and y0 < y1]
         new = screenshot
         for i, box in enumerate(clipped):
             new = change(new, box, step * 10 + i)

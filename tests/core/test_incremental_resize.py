@@ -39,10 +39,10 @@ class DamageScreen(EnvironmentBase):
         self.ticks = 0
 
     def paint(self, box: Box, colour: tuple[int, int, int], text: str) -> None:
-        l, t, r, b = box = (max(box[0], 0), max(box[1], 0), min(box[2], SCREEN.width), min(box[3], SCREEN.height))
-        patch = Image.new("RGB", (r - l, b - t), colour)
+        x0, y0, x1, y1 = box = (max(box[0], 0), max(box[1], 0), min(box[2], SCREEN.width), min(box[3], SCREEN.height))
+        patch = Image.new("RGB", (x1 - x0, y1 - y0), colour)
         ImageDraw.Draw(patch).text((4, 4), text, fill=(0, 0, 0))
-        self.screen.paste(patch, (l, t))
+        self.screen.paste(patch, (x0, y0))
         self.pending.append(box)
 
     def reset(self) -> Observation:
