@@ -120,7 +120,7 @@ def damaged_rects(boxes: Iterable[Box], screen: Size, model: Size) -> list[Box]:
             oy0, oy1 = _span(y0, y1, screen.height, model.height)
             rects.append((ox0, oy0, ox1, oy1))
     if len(rects) > MAX_RECTS:
-        return [_union(*rects)]
+        return [_union(rects)]
     return _merge(rects)
 
 
@@ -132,12 +132,9 @@ def _span(lo: int, hi: int, size_in: int, size_out: int) -> tuple[int, int]:
     return max(first - 1, 0), min(end + 1, size_out)
 
 
-def _area(rect: Box) -> int:
-    return (rect[2] - rect[0]) * (rect[3] - rect[1])
-
-
-def _union(*rects: Box) -> Box:
-    return (min(r[0] for r in rects), min(r[1] for r in rects), max(r[2] for r in rects), max(r[3] for r in rects))
+def _union(rects: list[Box]) -> Box:
+    x0s, y0s, x1s, y1s = zip(*rects, strict=True)
+    return min(x0s), min(y0s), max(x1s), max(y1s)
 
 
 def _merge(rects: list[Box]) -> list[Box]:
@@ -146,9 +143,11 @@ def _merge(rects: list[Box]) -> list[Box]:
     while changed:
         changed, merged = False, []
         for rect in sorted(rects):
-            for i, other in enumerate(merged):
-                union = _union(rect, other)
-                if _area(union) <= _area(rect) + _area(other) + MERGE_SLACK:
+            x0, y0, x1, y1 = rect
+            area = (x1 - x0) * (y1 - y0)
+            for i, (u0, v0, u1, v1) in enumerate(merged):
+                union = (min(u0, x0), min(v0, y0), max(u1, x1), max(v1, y1))
+                if (union[2] - union[0]) * (union[3] - union[1]) <= area + (u1 - u0) * (v1 - v0) + MERGE_SLACK:
                     merged[i], changed = union, True
                     break
             else:
