@@ -91,6 +91,7 @@ class Agent:
                 if done is not None:
                     result = done
                     break
+                observation = None  # let go first: an environment may then reuse its screenshot's memory
                 observation = self.env.observe()
         except StepBudgetExceeded as exc:
             result = EpisodeResult("step_limit", str(exc), episode.steps, episode.answer)

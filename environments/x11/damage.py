@@ -68,11 +68,14 @@ class DamageTracker:
         """Rectangles (root coordinates) drawn since the last call; the damage is then cleared.
 
         Clearing first and syncing after means a drawing that races with this call is either reported
-        now or in the next call, never lost.
+        now or in the next call, never lost. The round trip that syncs is a pointer query, so `pointer`
+        is where the pointer was then.
         """
         display = self.xdisplay
         _Subtract(display=display.display, opcode=self._opcode, damage=self._damage, repair=0, parts=0)
-        display.sync()  # a round trip: every event of drawing the server did before it is in our queue
+        # a round trip: every event of drawing the server did before it is in our queue
+        reply = display.screen().root.query_pointer()
+        self.pointer = (reply.root_x, reply.root_y)
         boxes = []
         while display.pending_events():
             event = display.next_event()

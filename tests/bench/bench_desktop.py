@@ -1,7 +1,10 @@
 """Desktop environment: per-step overhead on a 1920x1080 Xvfb against the raw mss grab of the same screen.
 
 A zero-latency model drives the full loop (capture → model-space image → prompt → parse → map →
-execute → log) over a real X server with the Tk test app on screen; the stages are also timed alone.
+execute → log) over a real X server with the Tk test app on screen, on a mix of steps like an agent's
+(clicks that recolour a button, typing, keys, scrolling a list, moves that draw nothing). It runs with
+damage tracking (incremental capture, resize and JPEG) and without (full grab, full resize, full JPEG),
+and the stages are also timed alone.
 """
 
 from __future__ import annotations
@@ -12,25 +15,27 @@ import tempfile
 import time
 from pathlib import Path
 
-from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
-from agent.geometry import Geometry, Size
-from agent.imaging import encode, to_model_image
+from agent.geometry import Geometry, ScreenPoint, Size
+from agent.imaging import ModelImageCache, encode, to_model_image
+from agent.jpeg import RowJpegEncoder
 from agent.loop import Agent, AgentConfig
 from agent.mapping import to_command
 from agent.models import ReplayModel
 from agent.parser import parse_tool_calls
 from agent.prompt import build_prompt
 from agent.trajectory import NullRecorder, TrajectoryWriter
-from environments.desktop import DesktopEnvironment
+from environments.base import Damage
+from environments.desktop import DesktopEnvironment, _rgb
 from environments.wrappers import Wrapper
 from tools import get_tool
 
 console = Console(width=160)
 SIZE = Size(1920, 1080)
 RUNS = 40
+GEOMETRY = Geometry.for_screenshot(SIZE)
 
 
 def median_ms(fn, runs: int = RUNS) -> tuple[float, object]:
@@ -42,9 +47,34 @@ def median_ms(fn, runs: int = RUNS) -> tuple[float, object]:
     return statistics.median(times) * 1000, out
 
 
-def move(x: float, y: float) -> str:
-    return "<tool_call>\n" + json.dumps({"name": "computer_use", "arguments": {"action": "mouse_move",
-                                                                              "coordinate": [x, y]}}) + "\n</tool_call>"
+def tool_call(action: str, at: tuple[int, int] | None = None, **args) -> str:
+    if at is not None:
+        point = GEOMETRY.to_model(ScreenPoint(*at))
+        args["coordinate"] = [round(point.x), round(point.y)]
+    return "<tool_call>\n" + json.dumps({"name": "computer_use", "arguments": {"action": action, **args}}) \
+        + "\n</tool_call>"
+
+
+def workload(steps: int) -> list[str]:
+    """An agent-like mix over the Tk app (tests/desktop/tk_app.py)."""
+    from tests.desktop.tk_app import LIST_BOX, TARGETS, TEXT_BOX
+
+    def centre(box):
+        return (box[0] + box[2]) // 2, (box[1] + box[3]) // 2
+
+    cycle = [
+        tool_call("left_click", centre(TARGETS["left"])),
+        tool_call("left_click", centre(TEXT_BOX)),
+        tool_call("type", text="hello "),
+        tool_call("key", keys=["backspace"]),
+        tool_call("mouse_move", (900, 700)),
+        tool_call("scroll", centre(LIST_BOX), pixels=-200),
+        tool_call("left_click", centre(TARGETS["middle"])),
+        tool_call("type", text="x"),
+        tool_call("scroll", centre(LIST_BOX), pixels=200),
+        tool_call("left_click", centre(TARGETS["cursor"])),
+    ]
+    return [cycle[i % len(cycle)] for i in range(steps)]
 
 
 class StepClock:
@@ -66,93 +96,140 @@ class ObserveClock(Wrapper):
     def __init__(self, env) -> None:
         super().__init__(env)
         self.times: list[float] = []
+        self.damaged: list[float] = []
 
     def observe(self):
         t = time.perf_counter()
         obs = self.env.observe()
         self.times.append(time.perf_counter() - t)
+        boxes = obs.damage.boxes if obs.damage else ((0, 0, *obs.screenshot.size),)
+        self.damaged.append(sum((r - l) * (b - t) for l, t, r, b in boxes) / (SIZE.width * SIZE.height))
         return obs
 
 
 def full_steps(env: DesktopEnvironment, recorder, steps: int = RUNS) -> dict[str, float]:
     """Medians in ms: the whole step, the environment's observe, and each stage the loop times."""
-    texts = [move(100 + (i % 2) * 600, 200 + (i % 3) * 100) for i in range(steps)]
     clock, observed = StepClock(recorder), ObserveClock(env)
-    result = Agent(ReplayModel(texts), observed, AgentConfig(max_steps=steps), clock).run("bench")
+    result = Agent(ReplayModel(workload(steps)), observed, AgentConfig(max_steps=steps), clock).run("bench")
     assert len(clock.ends) > 2, result
-    out = {"step": statistics.median(b - a for a, b in zip(clock.ends, clock.ends[1:], strict=False)),
-           "observe": statistics.median(observed.times)}
+    gaps = [b - a for a, b in zip(clock.ends, clock.ends[1:], strict=False)]
+    out = {"step": statistics.median(gaps), "mean": statistics.fmean(gaps), "observe": statistics.median(observed.times)}
     for stage in ("resize", "prompt", "parse", "execute", "save_screenshot"):
         out[stage] = statistics.median(t.get(stage, 0.0) for t in clock.timings)
-    return {k: v * 1000 for k, v in out.items()}
+    out = {k: v * 1000 for k, v in out.items()}
+    out["damaged"] = statistics.median(observed.damaged) * 100
+    return out
+
+
+def without_tracking(env: DesktopEnvironment, fn):
+    tracker, env.tracker = env.tracker, None
+    try:
+        return fn()
+    finally:
+        env.tracker = tracker
+
+
+def stage_rows(env: DesktopEnvironment) -> list[tuple[str, float]]:
+    import mss
+
+    with mss.MSS(display=env.display_name) as sct:
+        raw, _ = median_ms(lambda: sct.grab(sct.monitors[1]))
+    capture, shot = median_ms(env._grab)
+    convert, image = median_ms(lambda: _rgb(shot))
+    resize, model_image = median_ms(lambda: to_model_image(image, GEOMETRY.model))
+    button = (100, 100, 300, 140)  # a 200x40 button repainted
+    cache = ModelImageCache()
+    cache.model_image(image, GEOMETRY.model, frame=1)
+    frames = iter(range(2, 10_000))
+
+    def patch_resize():
+        frame = next(frames)
+        return cache.model_image(image, GEOMETRY.model, frame=frame, damage=Damage(frame - 1, (button,)))
+
+    resize_small, _ = median_ms(patch_resize)
+    jpeg_model, _ = median_ms(lambda: encode(model_image, "jpeg"))
+    jpeg_full, _ = median_ms(lambda: encode(image, "jpeg"), runs=10)
+    rows_jpeg = RowJpegEncoder()
+    rows_jpeg.encode(image, frame=1)
+    frames = iter(range(2, 10_000))
+
+    def patch_jpeg():
+        frame = next(frames)
+        return rows_jpeg.encode(image, frame=frame, damage=Damage(frame - 1, (button,)))
+
+    jpeg_small, _ = median_ms(patch_jpeg)
+    tool = get_tool("computer_use")
+    prompt, _ = median_ms(lambda: build_prompt(tool, "bench", [], [model_image], GEOMETRY.model))
+    text = tool_call("mouse_move", (400, 300))
+    parse, command = median_ms(lambda: to_command(tool.validate(parse_tool_calls(text)[0].arguments), GEOMETRY))
+    points = [to_command(command.action.model_copy(update={"coordinate": (x, 300)}), GEOMETRY) for x in (400, 700)]
+    cycle = iter(points * RUNS)
+    execute, _ = median_ms(lambda: env.execute(next(cycle)))
+    env.observe()
+    settle_check, _ = median_ms(lambda: env._settled_damage())
+    settle_grabs, _ = median_ms(lambda: env._settled_grab())
+    env.settle_quiet = 0.03
+    settle_default, _ = median_ms(lambda: env._settled_damage(), runs=10)
+    env.settle_quiet = 0.0
+    return [
+        ("raw mss grab (reference)", raw),
+        ("capture: full grab (env)", capture),
+        ("convert BGRX → RGB (full frame)", convert),
+        (f"resize to model space {GEOMETRY.model}: full frame (torch antialiased bicubic)", resize),
+        ("resize: one repainted 200x40 button (incremental)", resize_small),
+        ("encode model image JPEG (server backends only)", jpeg_model),
+        ("encode screenshot JPEG for the trajectory: full frame", jpeg_full),
+        ("encode screenshot JPEG: one repainted 200x40 button (incremental rows)", jpeg_small),
+        ("build prompt", prompt),
+        ("parse + validate + map", parse),
+        ("execute (mouse_move via pyautogui/XTest)", execute),
+        ("settle check: nothing drawn (2 DAMAGE round trips, quiet 0)", settle_check),
+        ("settle check without DAMAGE (2nd full grab + compare, quiet 0)", settle_grabs),
+        ("settle with the default 30 ms quiet window (a wait, not work)", settle_default),
+    ]
 
 
 def main() -> None:
-    import mss
-
     from tests.desktop.conftest import TkApp
 
     env = DesktopEnvironment(virtual=SIZE, settle_quiet=0.0)
     app = TkApp(env.virtual.environ())
     try:
-        with mss.MSS(display=env.display_name) as sct:
-            raw, _ = median_ms(lambda: sct.grab(sct.monitors[1]))
-        capture, shot = median_ms(env._grab)
-        convert, image = median_ms(lambda: Image.frombuffer("RGB", shot.size, shot.raw, "raw", "BGRX", 0, 1))
-        geometry = Geometry.for_screenshot(SIZE)
-        resize, model_image = median_ms(lambda: to_model_image(image, geometry.model))
-        jpeg, _ = median_ms(lambda: encode(model_image, "jpeg"))
-        tool = get_tool("computer_use")
-        prompt, _ = median_ms(lambda: build_prompt(tool, "bench", [], [model_image], geometry.model))
-        text = move(400, 300)
-        parse, command = median_ms(lambda: to_command(tool.validate(parse_tool_calls(text)[0].arguments), geometry))
-        points = [to_command(command.action.model_copy(update={"coordinate": (x, 300)}), geometry)
-                  for x in (400, 700)]
-        cycle = iter(points * RUNS)
-        execute, _ = median_ms(lambda: env.execute(next(cycle)))
-        settle_check, _ = median_ms(lambda: env._settled_grab())
-        env.settle_quiet = 0.03
-        settle_default, _ = median_ms(lambda: env._settled_grab(), runs=10)
-        env.settle_quiet = 0.0
-        step_null = full_steps(env, NullRecorder())
-        with tempfile.TemporaryDirectory() as tmp:
-            step_jpeg = full_steps(env, TrajectoryWriter(Path(tmp) / "t", image_format="jpeg"))
+        assert env.tracker is not None, "Xvfb has no DAMAGE extension"
+        rows = stage_rows(env)
+        runs = {}
+        for label, tracked in (("DAMAGE", True), ("full frames", False)):
+            for trajectory in ("none", "JPEG"):
+                with tempfile.TemporaryDirectory() as tmp:
+                    recorder = NullRecorder() if trajectory == "none" else TrajectoryWriter(Path(tmp) / "t")
+                    run = (lambda r=recorder: full_steps(env, r))
+                    runs[label, trajectory] = run() if tracked else without_tracking(env, run)
     finally:
         app.close()
         env.close()
 
+    raw = rows[0][1]
     table = Table(title=f"Desktop environment, {SIZE} Xvfb, zero-latency model (medians of {RUNS})")
     table.add_column("stage")
     table.add_column("ms", justify="right")
     table.add_column("x raw grab", justify="right")
-    rows = [
-        ("raw mss grab (reference)", raw),
-        ("capture (env grab)", capture),
-        ("convert BGRX → RGB", convert),
-        (f"resize to model space {geometry.model} (bicubic, agent/imaging)", resize),
-        ("encode model image JPEG (server backends only)", jpeg),
-        ("build prompt", prompt),
-        ("parse + validate + map", parse),
-        ("execute (mouse_move via pyautogui/XTest)", execute),
-        ("settle check after an action (2nd grab + compare, quiet 0)", settle_check),
-        ("settle with the default 30 ms quiet window (a wait, not work)", settle_default),
-    ]
     for name, ms in rows:
         table.add_row(name, f"{ms:.2f}", f"{ms / raw:.1f}")
     console.print(table)
 
-    steps = Table(title="Full loop steps (mouse_move, zero-latency model, settle quiet 0), medians")
-    for column in ("trajectory", "step", "observe", "resize", "prompt", "parse+map", "execute", "log",
-                   "step / raw grab", "step − resize / raw grab"):
+    steps = Table(title="Full loop, agent-like step mix (settle quiet 0), medians in ms")
+    columns = ("step", "mean", "observe", "resize", "prompt", "parse", "execute", "save_screenshot")
+    for column in ("capture", "trajectory", "step", "step mean", "observe", "resize", "prompt", "parse+map",
+                   "execute", "log", "damaged %", "step / raw grab"):
         steps.add_column(column, justify="right")
-    for label, m in (("none", step_null), ("JPEG", step_jpeg)):
-        steps.add_row(label, *[f"{m[k]:.2f}" for k in ("step", "observe", "resize", "prompt", "parse", "execute",
-                                                        "save_screenshot")],
-                      f"{m['step'] / raw:.1f}x", f"{(m['step'] - m['resize']) / raw:.1f}x")
+    for (label, trajectory), m in runs.items():
+        steps.add_row(label, trajectory, *[f"{m[k]:.2f}" for k in columns], f"{m['damaged']:.1f}",
+                      f"{m['step'] / raw:.1f}x")
     console.print(steps)
-    env_share = step_null["observe"] + step_null["execute"]
-    console.print(f"desktop environment's own share per step (observe + execute): {env_share:.2f} ms = "
-                  f"{env_share / raw:.1f}x the raw grab; whole step {step_null['step'] / raw:.1f}x (target ≤ 3x)")
+    best = runs["DAMAGE", "JPEG"]
+    console.print(f"whole step with DAMAGE and a JPEG trajectory: {best['step']:.2f} ms = {best['step'] / raw:.1f}x "
+                  f"the raw grab (target ≤ 3x); without a trajectory {runs['DAMAGE', 'none']['step'] / raw:.1f}x; "
+                  f"full frames {runs['full frames', 'JPEG']['step'] / raw:.1f}x")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ cursors do not blink, so nothing draws on its own between the two grabs.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
@@ -155,3 +157,50 @@ def test_clip_and_merge_cover_every_damaged_pixel(raw):
     assert outside(want, merged) == 0
     for left, top, right, bottom in merged:
         assert 0 <= left < right <= w and 0 <= top < bottom <= h
+
+
+class Reuses(Wrapper):
+    """Counts observations whose screenshot is the previous one's image, updated in place; holds nothing."""
+
+    def __init__(self, env) -> None:
+        super().__init__(env)
+        self.previous, self.reused, self.damaged = None, 0, 0
+
+    def reset(self):
+        obs = self.env.reset()
+        self.previous = weakref.ref(obs.screenshot)
+        return obs
+
+    def observe(self):
+        obs = self.env.observe()
+        if obs.damage is not None and obs.damage.boxes and self.previous is not None:
+            self.damaged += 1
+            self.reused += obs.screenshot is self.previous()
+        self.previous = weakref.ref(obs.screenshot)
+        return obs
+
+
+def test_the_loop_lets_go_so_screenshots_are_updated_in_place(desktop):
+    env, app = desktop
+    reuses = Reuses(env)
+    run_script(reuses, [call("left_click", centre(TARGETS[name])) for name in ("left", "middle", "cursor")])
+    assert reuses.damaged >= 2 and reuses.reused == reuses.damaged, (reuses.damaged, reuses.reused)
+
+
+def test_a_screenshot_someone_holds_is_copied_not_changed(desktop):
+    env, app = desktop
+    held = env.observe()
+    kept = pixels(held.screenshot)
+    app.command("target", box=[300, 400, 340, 440])
+    try:
+        after = env.observe()
+        assert after.damage.boxes and after.screenshot is not held.screenshot
+        assert np.array_equal(pixels(held.screenshot), kept)
+        image = after.screenshot  # holding only the image (not the observation) counts too
+        after = None
+        app.command("clear_target")
+        again = env.observe()
+        assert again.damage.boxes and again.screenshot is not image
+        assert image.getpixel((320, 420)) == (255, 0, 255)
+    finally:
+        app.command("clear_target")
