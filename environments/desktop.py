@@ -34,6 +34,7 @@ from environments.x11.display import VirtualDisplay, connect, resolve_display
 SCROLL_PIXELS_PER_CLICK = 50  # one wheel click ≈ 3 text lines ≈ 50 px in GTK/Qt/Chromium on X11
 DRAG_STEPS = 8  # motion events between press and release, for apps with a drag threshold
 CLICKS = {"left_click": "left", "right_click": "right", "middle_click": "middle"}
+POINTER_ACTIONS = {*CLICKS, "double_click", "mouse_move", "scroll"}
 FULL_GRAB_SHARE = 0.5  # when damage covers more of the monitor than this, one full grab is cheaper
 
 
@@ -167,26 +168,32 @@ class DesktopEnvironment(EnvironmentBase):
     def _incremental(self, last: Observation, reuse: bool):
         """The last screenshot with what was drawn since grabbed anew: (image, Damage).
 
-        A screenshot handed out never changes: it is copied first, unless ``reuse`` says nothing else
+        Damaged rectangles are grabbed and narrowed to the pixels that really changed. A screenshot
+        handed out never changes: it is copied first, unless ``reuse`` says nothing else
         refers to it any more (the loop lets go of each observation before the next), when it is updated
         in place and saves an 8 MB copy at 1080p.
         """
-        from environments.x11.damage import area, clip, merge
+        from environments.x11.damage import area, changed_box, clip, merge
 
         m = self.monitor
         drawn = self._settled_damage() if self._dirty else self.tracker.collect()
         boxes = merge(clip(drawn, (m["left"], m["top"], m["left"] + m["width"], m["top"] + m["height"])))
         if area(boxes) > FULL_GRAB_SHARE * m["width"] * m["height"]:
             return _rgb(self.sct.grab(m)), Damage(last.frame, ((0, 0, m["width"], m["height"]),))
+        changed = []  # (box, pixels): what really differs; apps often repaint a whole widget for a glyph
+        for left, top, right, bottom in boxes:
+            region = {"left": m["left"] + left, "top": m["top"] + top, "width": right - left, "height": bottom - top}
+            patch = _rgb(self.sct.grab(region))
+            tight = changed_box(patch, last.screenshot.crop((left, top, right, bottom)))
+            if tight is not None:
+                changed.append(((left + tight[0], top + tight[1], left + tight[2], top + tight[3]), patch.crop(tight)))
         image = last.screenshot
-        if boxes:
+        if changed:
             if not reuse:
                 image = image.copy()
-            for left, top, right, bottom in boxes:
-                region = {"left": m["left"] + left, "top": m["top"] + top, "width": right - left,
-                          "height": bottom - top}
-                image.paste(_rgb(self.sct.grab(region)), (left, top))
-        return image, Damage(last.frame, tuple(boxes))
+            for box, pixels in changed:
+                image.paste(pixels, box[:2])
+        return image, Damage(last.frame, tuple(box for box, _ in changed))
 
     def _settled_damage(self) -> list:
         """Everything drawn until nothing more is drawn for ``settle_quiet`` (at most ``settle_timeout``)."""
@@ -218,35 +225,35 @@ class DesktopEnvironment(EnvironmentBase):
         return StepResult()
 
     def _carry_out(self, command: Command) -> None:
-        gui, name, point = self.gui, command.name, command.point
-        # pyautogui is process-wide (another env may have re-pointed it) and syncs after every event; the
-        # batched display queues them in order and `execute` sends them with one round trip at the end.
-        # _pause=False: no time.sleep(PAUSE=0) after each call
-        gui._pyautogui_x11._display = self._batched
-        xy = point.pixel() if point is not None else None
+        """Drive pyautogui's X11 backend. Its public functions add a pointer query and a sleep(0) per call
+        that a caller without tweening, pause or fail-safe does not need; the backend syncs after every
+        event, which the batched display defers to one round trip in `execute`."""
+        x11, name = self.gui._pyautogui_x11, command.name
+        x11._display = self._batched  # process-wide: another environment may have re-pointed it
+        xy = command.point.pixel() if command.point is not None else None
+        if xy is None and name in POINTER_ACTIONS:
+            xy = self._pointer()  # "click without coordinate": where the pointer is
         if name in CLICKS or name == "double_click":
-            if name == "double_click":
-                gui.doubleClick(*(xy or ()), _pause=False)
-            else:
-                gui.click(*(xy or ()), button=CLICKS[name], _pause=False)
+            x11._moveTo(*xy)
+            for _ in range(2 if name == "double_click" else 1):
+                x11._click(*xy, CLICKS.get(name, "left"))
         elif name == "mouse_move":
-            gui.moveTo(*xy, _pause=False)
+            x11._moveTo(*xy)
         elif name == "left_click_drag":
             self._drag(xy)
         elif name == "scroll":
-            if xy:
-                gui.moveTo(*xy, _pause=False)
-            gui.scroll(wheel_clicks(command.scroll_pixels or 0), _pause=False)
+            x11._moveTo(*xy)
+            x11._vscroll(wheel_clicks(command.scroll_pixels or 0), *xy)
         elif name == "type":
             self.typist.type(command.action.text)
         elif name == "key":
             from environments.x11.keyboard import key_names
 
-            names = key_names(command.action.keys, gui._pyautogui_x11.keyboardMapping)
+            names = key_names(command.action.keys, x11.keyboardMapping)
             for key in names:
-                gui.keyDown(key, _pause=False)
+                x11._keyDown(key)
             for key in reversed(names):
-                gui.keyUp(key, _pause=False)
+                x11._keyUp(key)
         else:
             from agent.errors import ActionValidationError
 
@@ -254,12 +261,12 @@ class DesktopEnvironment(EnvironmentBase):
 
     def _drag(self, end: tuple[int, int]) -> None:
         """Press at the cursor, move in steps (apps ignore one big jump), release at ``end``."""
+        x11 = self.gui._pyautogui_x11
         x0, y0 = self._pointer()
-        self.gui.mouseDown(button="left", _pause=False)
+        x11._mouseDown(x0, y0, "left")
         for i in range(1, DRAG_STEPS + 1):
-            self.gui.moveTo(round(x0 + (end[0] - x0) * i / DRAG_STEPS), round(y0 + (end[1] - y0) * i / DRAG_STEPS),
-                             _pause=False)
-        self.gui.mouseUp(button="left", _pause=False)
+            x11._moveTo(round(x0 + (end[0] - x0) * i / DRAG_STEPS), round(y0 + (end[1] - y0) * i / DRAG_STEPS))
+        x11._mouseUp(*end, "left")
 
     def close(self) -> None:
         # python-xlib hangs on a connection that has failed once, so a broken one is only dropped

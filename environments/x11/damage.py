@@ -121,3 +121,15 @@ def bounding(boxes: list[Box]) -> Box:
 
 def area(boxes: list[Box]) -> int:
     return sum((r - l) * (b - t) for l, t, r, b in boxes)
+
+
+def changed_box(new, old) -> Box | None:
+    """The bounding box of the pixels that differ between two images of one region, or None."""
+    import numpy as np
+
+    differs = (np.asarray(new) != np.asarray(old)).any(axis=2)
+    rows = np.flatnonzero(differs.any(axis=1))
+    if not rows.size:
+        return None
+    cols = np.flatnonzero(differs.any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1

@@ -129,11 +129,32 @@ def without_tracking(env: DesktopEnvironment, fn):
         env.tracker = tracker
 
 
-def stage_rows(env: DesktopEnvironment) -> list[tuple[str, float]]:
-    import mss
+class RawGrab:
+    """The reference: raw mss grabs of the whole screen, sampled between the other measurements so that
+    machine noise hits both sides of the ratio alike; the median of every sample is the reference."""
 
-    with mss.MSS(display=env.display_name) as sct:
-        raw, _ = median_ms(lambda: sct.grab(sct.monitors[1]))
+    def __init__(self, display: str) -> None:
+        import mss
+
+        self.sct = mss.MSS(display=display)
+        self.samples: list[float] = []
+        self.batches: list[float] = []
+
+    def sample(self, runs: int = RUNS) -> None:
+        monitor, batch = self.sct.monitors[1], []
+        for _ in range(runs):
+            t = time.perf_counter()
+            self.sct.grab(monitor)
+            batch.append(time.perf_counter() - t)
+        self.samples += batch
+        self.batches.append(statistics.median(batch) * 1000)
+
+    @property
+    def ms(self) -> float:
+        return statistics.median(self.samples) * 1000
+
+
+def stage_rows(env: DesktopEnvironment) -> list[tuple[str, float]]:
     capture, shot = median_ms(env._grab)
     convert, image = median_ms(lambda: _rgb(shot))
     resize, model_image = median_ms(lambda: to_model_image(image, GEOMETRY.model))
@@ -172,7 +193,6 @@ def stage_rows(env: DesktopEnvironment) -> list[tuple[str, float]]:
     settle_default, _ = median_ms(lambda: env._settled_damage(), runs=10)
     env.settle_quiet = 0.0
     return [
-        ("raw mss grab (reference)", raw),
         ("capture: full grab (env)", capture),
         ("convert BGRX → RGB (full frame)", convert),
         (f"resize to model space {GEOMETRY.model}: full frame (torch antialiased bicubic)", resize),
@@ -196,19 +216,26 @@ def main() -> None:
     app = TkApp(env.virtual.environ())
     try:
         assert env.tracker is not None, "Xvfb has no DAMAGE extension"
+        reference = RawGrab(env.display_name)
+        reference.sample()
         rows = stage_rows(env)
         runs = {}
         for label, tracked in (("DAMAGE", True), ("full frames", False)):
             for trajectory in ("none", "JPEG"):
+                reference.sample()
                 with tempfile.TemporaryDirectory() as tmp:
                     recorder = NullRecorder() if trajectory == "none" else TrajectoryWriter(Path(tmp) / "t")
                     run = (lambda r=recorder: full_steps(env, r))
                     runs[label, trajectory] = run() if tracked else without_tracking(env, run)
+        reference.sample()
+        reference.sct.close()
     finally:
         app.close()
         env.close()
 
-    raw = rows[0][1]
+    raw = reference.ms
+    rows.insert(0, (f"raw mss grab (reference; median of {len(reference.samples)} grabs in {len(reference.batches)} "
+                    f"batches, batch medians {min(reference.batches):.2f}–{max(reference.batches):.2f})", raw))
     table = Table(title=f"Desktop environment, {SIZE} Xvfb, zero-latency model (medians of {RUNS})")
     table.add_column("stage")
     table.add_column("ms", justify="right")

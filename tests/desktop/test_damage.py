@@ -7,6 +7,7 @@ cursors do not blink, so nothing draws on its own between the two grabs.
 
 from __future__ import annotations
 
+import time
 import weakref
 
 import numpy as np
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from agent.geometry import Size
 from environments.desktop import DesktopEnvironment
 from environments.wrappers import Wrapper
-from environments.x11.damage import MAX_BOXES, area, clip, merge
+from environments.x11.damage import MAX_BOXES, area, changed_box, clip, merge
 from tests.desktop.conftest import TkApp, call, run_script, wait_for_pixel
 from tests.desktop.tk_app import HANDLE, LIST_BOX, TARGETS, TEXT_BOX
 
@@ -58,7 +59,8 @@ class Checked(Wrapper):
 
     def _check(self, obs):
         now = pixels(obs.screenshot)
-        assert np.array_equal(now, full_grab(self.env)), f"frame {obs.frame} differs from a full grab"
+        differs = (now != full_grab(self.env)).any(axis=2)
+        assert not differs.any(), f"frame {obs.frame} differs from a full grab at {changed_box(differs[..., None], 0)}"
         if obs.damage is not None:
             previous, before = self.kept[-1]
             assert obs.damage.since == previous.frame
@@ -74,6 +76,7 @@ def test_incremental_frames_equal_full_grabs_for_every_action(desktop):
     assert env.tracker is not None, "the X server has no DAMAGE extension"
     checked = Checked(env)
     app.command("focus_text")
+    wait_until_quiet(env)  # Tk draws the focus ring when the focus event comes back, after the ack
     checked.reset()
     run_script(checked, [
         call("left_click", centre(TARGETS["left"])),
@@ -95,6 +98,17 @@ def test_incremental_frames_equal_full_grabs_for_every_action(desktop):
     for obs, kept in checked.kept:  # screenshots handed out never change afterwards
         assert np.array_equal(np.asarray(obs.screenshot), kept), f"frame {obs.frame} was modified"
     app.command("reset_scroll")
+
+
+def wait_until_quiet(env: DesktopEnvironment, quiet: float = 0.1, timeout: float = 5.0) -> None:
+    """Until nothing has been drawn for ``quiet`` seconds."""
+    deadline = time.monotonic() + timeout
+    env.observe()
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        if not env.observe().damage.boxes:
+            return
+    raise AssertionError(f"the screen kept changing for {timeout} s")
 
 
 def test_drawing_by_another_client_is_seen(desktop):
@@ -204,3 +218,57 @@ def test_a_screenshot_someone_holds_is_copied_not_changed(desktop):
         assert image.getpixel((320, 420)) == (255, 0, 255)
     finally:
         app.command("clear_target")
+
+
+def test_a_repaint_that_changes_nothing_reports_no_damage(desktop):
+    env, app = desktop
+    box = TARGETS["left"]
+    run_script(env, [call("left_click", centre(box))])  # recoloured once ...
+    wait_for_pixel(env, (box[0] + 2, box[1] + 2), (0xF0, 0xA0, 0x30))
+    before = env.observe()
+    drawn, collect = [], env.tracker.collect
+
+    def watched():  # note what DAMAGE reported
+        boxes = collect()
+        drawn.extend(boxes)
+        return boxes
+
+    env.tracker.collect = watched
+    try:
+        since = app.mark()
+        env.execute(to_command_at(env, "left_click", centre(box)))  # ... and again: Tk repaints the same colour
+        app.wait_for(lambda e: e["type"] == "click", since=since)
+        app.command("clear_target")  # acknowledged after Tk's idle redraws: the repaint is done
+        drawn.clear()
+        after = env.observe()
+    finally:
+        env.tracker.collect = collect
+    assert any(b[0] <= box[0] + 2 < b[2] and b[1] <= box[1] + 2 < b[3] for b in drawn), drawn
+    assert after.damage.since == before.frame and after.damage.boxes == (), after.damage
+    assert np.array_equal(pixels(after.screenshot), full_grab(env))
+
+
+def to_command_at(env, action: str, at):
+    from agent.geometry import Geometry, ScreenPoint
+    from agent.mapping import to_command
+    from tools import get_tool
+
+    geometry = Geometry.for_screenshot(Size(env.monitor["width"], env.monitor["height"]), env.input_size,
+                                       origin=env.origin)
+    point = geometry.to_model(ScreenPoint(*at))
+    return to_command(get_tool("computer_use").validate({"action": action, "coordinate": [point.x, point.y]}), geometry)
+
+
+@given(st.integers(1, 40), st.integers(1, 40), st.lists(st.tuples(st.integers(0, 39), st.integers(0, 39)), max_size=6))
+def test_changed_box_is_the_bounding_box_of_the_changes(w, h, spots):
+    old = np.zeros((h, w, 3), np.uint8)
+    new = old.copy()
+    spots = [(x, y) for x, y in spots if x < w and y < h]
+    for x, y in spots:
+        new[y, x, 1] = 7
+    box = changed_box(new, old)
+    if not spots:
+        assert box is None
+    else:
+        xs, ys = [x for x, _ in spots], [y for _, y in spots]
+        assert box == (min(xs), min(ys), max(xs) + 1, max(ys) + 1)

@@ -127,6 +127,7 @@ class App:
         elif name == "reset_scroll":
             self.scroller.yview_moveto(0)
         self.root.update_idletasks()
+        self.root.winfo_pointerxy()  # a round trip: the X server has drawn everything Tk sent before the ack
         emit(type="ack", id=cmd.get("id"), cmd=name, **self.state())
 
     def state(self) -> dict:
