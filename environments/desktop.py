@@ -16,6 +16,7 @@ has been drawn for a quiet interval (bounded by ``settle_timeout``). Without DAM
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import shlex
@@ -31,10 +32,13 @@ from agent.geometry import Size
 from environments.base import Command, Damage, EnvironmentBase, Observation, StepResult, next_frame
 from environments.x11.display import VirtualDisplay, connect, resolve_display
 
+log = logging.getLogger(__name__)
+
 SCROLL_PIXELS_PER_CLICK = 50  # one wheel click ≈ 3 text lines ≈ 50 px in GTK/Qt/Chromium on X11
 DRAG_STEPS = 8  # motion events between press and release, for apps with a drag threshold
 CLICKS = {"left_click": "left", "right_click": "right", "middle_click": "middle"}
 POINTER_ACTIONS = {*CLICKS, "double_click", "mouse_move", "scroll"}
+VERIFY_EVERY = 20  # every this many incremental observations, check the damage against a full grab
 FULL_GRAB_SHARE = 0.5  # when damage covers more of the monitor than this, one full grab is cheaper
 
 
@@ -75,6 +79,8 @@ class DesktopEnvironment(EnvironmentBase):
         self._broken = False
         self.tracker = None
         self._track_damage = track_damage
+        self._unverified = 0
+        self.damage_missed: list[int] | None = None  # where a check found drawing DAMAGE did not report
         self.app: subprocess.Popen | None = None
         self.virtual = VirtualDisplay(virtual) if virtual else None
         saved = {k: os.environ.get(k) for k in ("DISPLAY", "XAUTHORITY")}
@@ -154,7 +160,7 @@ class DesktopEnvironment(EnvironmentBase):
                     and last.screenshot.size == (self.monitor["width"], self.monitor["height"]):
                 reuse = _sole_reference(last)  # before the call below puts another reference on the stack
                 image, damage = self._incremental(last, reuse)
-                x, y = self.tracker.pointer
+                x, y = self.tracker.pointer if self.tracker is not None else self._pointer()
             else:
                 if self.tracker is not None:
                     self.tracker.collect()  # drawn from now on: reported next time
@@ -177,6 +183,10 @@ class DesktopEnvironment(EnvironmentBase):
 
         m = self.monitor
         drawn = self._settled_damage() if self._dirty else self.tracker.collect()
+        self._unverified += 1
+        if self._unverified >= VERIFY_EVERY:
+            self._unverified = 0
+            return self._verified(last, drawn)
         boxes = merge(clip(drawn, (m["left"], m["top"], m["left"] + m["width"], m["top"] + m["height"])))
         if area(boxes) > FULL_GRAB_SHARE * m["width"] * m["height"]:
             return _rgb(self.sct.grab(m)), Damage(last.frame, ((0, 0, m["width"], m["height"]),))
@@ -194,6 +204,36 @@ class DesktopEnvironment(EnvironmentBase):
             for box, pixels in changed:
                 image.paste(pixels, box[:2])
         return image, Damage(last.frame, tuple(box for box, _ in changed))
+
+    def _verified(self, last: Observation, drawn: list):
+        """A full grab, checked against what DAMAGE reported (x11vnc treats DAMAGE as hints for the same
+        reason: some drivers and overlays draw without reporting it). A pixel that changed outside every
+        reported rectangle switches this session to full grabs, with a warning."""
+        import numpy as np
+
+        from environments.x11.damage import changed_box, clip, merge
+
+        m = self.monitor
+        image = _rgb(self.sct.grab(m))
+        later = self.tracker.collect()  # drawn while we grabbed: in the image, and reported again next time
+        self.tracker.carry(later)
+        boxes = merge(clip(drawn + later, (m["left"], m["top"], m["left"] + m["width"], m["top"] + m["height"])))
+        missed = (np.asarray(image) != np.asarray(last.screenshot)).any(axis=2)
+        changed = []
+        for left, top, right, bottom in boxes:
+            missed[top:bottom, left:right] = False
+            tight = changed_box(image.crop((left, top, right, bottom)), last.screenshot.crop((left, top, right, bottom)))
+            if tight is not None:
+                changed.append((left + tight[0], top + tight[1], left + tight[2], top + tight[3]))
+        if missed.any():
+            rows, cols = np.flatnonzero(missed.any(axis=1)), np.flatnonzero(missed.any(axis=0))
+            self.damage_missed = [int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1]
+            log.warning("the X server did not report drawing in %s (monitor pixels); DAMAGE is unreliable on "
+                        "display %s, so every step now grabs the whole screen", self.damage_missed, self.display_name)
+            self.tracker.close()
+            self.tracker = None
+            return image, Damage(last.frame, ((0, 0, m["width"], m["height"]),))
+        return image, Damage(last.frame, tuple(changed))
 
     def _settled_damage(self) -> list:
         """Everything drawn until nothing more is drawn for ``settle_quiet`` (at most ``settle_timeout``)."""
@@ -304,6 +344,7 @@ class DesktopEnvironment(EnvironmentBase):
             "launch": self.app.args if self.app is not None else None,
             "scroll_pixels_per_click": SCROLL_PIXELS_PER_CLICK,
             "damage_tracking": self.tracker is not None,
+            "damage_missed": self.damage_missed,
         }
 
     # -- screen ---------------------------------------------------------------------------------------
@@ -440,6 +481,10 @@ def add_arguments(group) -> None:
                             "one); the run waits for its window and stops it at the end")
     group.add_argument("--dry-run", action="store_true",
                        help="draw each action on the screenshot (into <out>/dry-run/) instead of doing it")
+    group.add_argument("--full-frames", action="store_true",
+                       help="grab the whole screen every step instead of only what the X DAMAGE extension "
+                            "reports as drawn (for X servers whose DAMAGE misses drawing; checked every "
+                            f"{VERIFY_EVERY} steps and switched off automatically when it does)")
 
 
 def from_args(args) -> DesktopEnvironment:
@@ -458,4 +503,5 @@ def from_args(args) -> DesktopEnvironment:
         launch = shlex.split(args.launch) if args.launch else None
     except ValueError as exc:
         raise ConfigError(f"--launch: {exc}") from None
-    return DesktopEnvironment(args.display, virtual=virtual, monitor=args.monitor, dry_run=dry_run, launch=launch)
+    return DesktopEnvironment(args.display, virtual=virtual, monitor=args.monitor, dry_run=dry_run, launch=launch,
+                              track_damage=not args.full_frames)

@@ -57,6 +57,7 @@ class DamageTracker:
         if not self.available:
             return
         self._opcode, self._event = info.major_opcode, info.first_event
+        self._carried: list[Box] = []
         xdisplay.extension_add_event(self._event, DamageNotify)
         _QueryVersion(display=xdisplay.display, opcode=self._opcode, major_version=1, minor_version=1)
         self._damage = xdisplay.display.allocate_resource_id()
@@ -76,13 +77,17 @@ class DamageTracker:
         # a round trip: every event of drawing the server did before it is in our queue
         reply = display.screen().root.query_pointer()
         self.pointer = (reply.root_x, reply.root_y)
-        boxes = []
+        boxes, self._carried = self._carried, []
         while display.pending_events():
             event = display.next_event()
             if event.type == self._event:
                 a = event.area
                 boxes.append((a.x, a.y, a.x + a.width, a.y + a.height))
         return boxes
+
+    def carry(self, boxes: list[Box]) -> None:
+        """Report ``boxes`` again with the next `collect`."""
+        self._carried += boxes
 
     def close(self) -> None:
         self.xdisplay.close()

@@ -38,7 +38,7 @@ def test_run_on_a_virtual_display(tmp_path, dry_run):
         proc = subprocess.run(
             [sys.executable, "-m", "agent.cli", "run", "Click the top left quarter and type hello", "--env",
              "desktop", "--virtual-display", "1920x1080", "--base-url", server.base_url, "--model", "qwen",
-             "--out", str(out), *(["--dry-run"] if dry_run else [])],
+             "--out", str(out), *(["--dry-run", "--full-frames"] if dry_run else [])],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
         )
     assert proc.returncode == 0, proc.stderr + proc.stdout
@@ -46,6 +46,7 @@ def test_run_on_a_virtual_display(tmp_path, dry_run):
     assert len(server.requests) == 4
     run = json.loads((out / "run.json").read_text())
     assert run["environment"]["kind"] == "desktop" and run["environment"]["virtual"] == "1920x1080"
+    assert run["environment"]["damage_tracking"] is not dry_run  # --full-frames switches it off
     steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
     assert steps[0]["screen_points"]["coordinate"] == [480.0, 270.0]
     assert steps[0]["observation"]["cursor"] == [960, 540]  # Xvfb starts with the pointer in the middle

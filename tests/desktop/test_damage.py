@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.geometry import Size
+from environments import desktop as desktop_module
 from environments.desktop import DesktopEnvironment
 from environments.wrappers import Wrapper
 from environments.x11.damage import MAX_BOXES, area, changed_box, clip, merge
@@ -272,3 +273,51 @@ def test_changed_box_is_the_bounding_box_of_the_changes(w, h, spots):
     else:
         xs, ys = [x for x, _ in spots], [y for _, y in spots]
         assert box == (min(xs), min(ys), max(xs) + 1, max(ys) + 1)
+
+
+def test_verification_passes_when_damage_is_right(desktop, monkeypatch):
+    env, app = desktop
+    monkeypatch.setattr(desktop_module, "VERIFY_EVERY", 2)
+    checked = Checked(env)
+    checked.reset()
+    run_script(checked, [call("left_click", centre(TARGETS[name])) for name in ("left", "right", "middle", "double")])
+    assert env.tracker is not None and env.damage_missed is None
+    assert len(checked.damages) >= 4
+
+
+def test_drawing_damage_did_not_report_switches_to_full_grabs(desktop, monkeypatch):
+    env, app = desktop
+    before = env.observe()
+    collect = env.tracker.collect
+    monkeypatch.setattr(env.tracker, "collect", lambda: (collect(), [])[1])  # a driver that reports nothing
+    app.command("target", box=[300, 400, 340, 440])
+    try:
+        unverified = env.observe()
+        assert unverified.damage.boxes == () and unverified.screenshot.getpixel((320, 420)) != (255, 0, 255)
+        env._unverified = desktop_module.VERIFY_EVERY - 1  # the next observation is checked
+        checked = env.observe()
+        assert env.tracker is None and env.damage_missed is not None
+        assert env.damage_missed[0] <= 300 and env.damage_missed[2] >= 340, env.damage_missed
+        assert checked.damage.since == unverified.frame and checked.damage.boxes == ((0, 0, *checked.screenshot.size),)
+        assert checked.screenshot.getpixel((320, 420)) == (255, 0, 255)
+        assert np.array_equal(pixels(checked.screenshot), full_grab(env))
+        assert env.observe().damage is None and env.describe()["damage_missed"] == env.damage_missed
+    finally:
+        app.command("clear_target")
+        restart_tracking(env)
+
+
+def restart_tracking(env: DesktopEnvironment) -> None:
+    """The session fixture's environment is shared: give it DAMAGE back."""
+    import os
+
+    from environments.x11.damage import DamageTracker
+    from environments.x11.display import connect
+
+    saved = os.environ.get("XAUTHORITY")
+    os.environ["XAUTHORITY"] = env.virtual.environ()["XAUTHORITY"]
+    try:
+        env.tracker, env.damage_missed = DamageTracker(connect(env.display_name)), None
+    finally:
+        os.environ.pop("XAUTHORITY") if saved is None else os.environ.update(XAUTHORITY=saved)
+    env.observe()
