@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
-
-import tomllib
 
 from agent.geometry import Size
 from tools.base import Tool

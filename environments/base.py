@@ -42,7 +42,7 @@ class Damage:
 
     def area(self) -> int:
         """Pixels covered, counting overlaps twice (an upper bound)."""
-        return sum((r - l) * (b - t) for l, t, r, b in self.boxes)
+        return sum((right - left) * (bottom - top) for left, top, right, bottom in self.boxes)
 
 
 @dataclass(frozen=True)

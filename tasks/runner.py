@@ -25,7 +25,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +173,7 @@ def _run_unit(unit: Unit, run_one: RunOne, out: Path) -> dict[str, Any]:
         **result,
         "dir": unit.dirname if directory.exists() else None,
         "seconds": round(time.perf_counter() - started, 3),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 

@@ -6,6 +6,7 @@ HTTP path without a GPU. Every request is kept in ``requests`` for assertions.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -77,10 +78,8 @@ class ScriptedServer:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (timed out)
                     self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout under test)
-                    pass
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):

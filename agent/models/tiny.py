@@ -8,10 +8,9 @@ generate) while its answers are noise. Build once per session with `build_tiny_q
 from __future__ import annotations
 
 import json
+import tomllib
 from importlib import resources
 from pathlib import Path
-
-import tomllib
 
 SPECIAL_TOKENS = [
     "<|endoftext|>",

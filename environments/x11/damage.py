@@ -125,7 +125,7 @@ def bounding(boxes: list[Box]) -> Box:
 
 
 def area(boxes: list[Box]) -> int:
-    return sum((r - l) * (b - t) for l, t, r, b in boxes)
+    return sum((right - left) * (bottom - top) for left, top, right, bottom in boxes)
 
 
 def changed_box(new, old) -> Box | None:

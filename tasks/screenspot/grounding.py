@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -227,7 +227,7 @@ def _timed(ask: Callable[[Sample], dict[str, Any]], sample: Sample) -> dict[str,
     return {
         "task": key.task, "episode": key.episode, "seed": key.seed, **result, "dir": None,
         "seconds": round(time.perf_counter() - started, 3),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 

@@ -9,6 +9,7 @@ and the stages are also timed alone.
 
 from __future__ import annotations
 
+import functools
 import json
 import statistics
 import tempfile
@@ -102,8 +103,8 @@ class ObserveClock(Wrapper):
         t = time.perf_counter()
         obs = self.env.observe()
         self.times.append(time.perf_counter() - t)
-        boxes = obs.damage.boxes if obs.damage else ((0, 0, *obs.screenshot.size),)
-        self.damaged.append(sum((r - l) * (b - t) for l, t, r, b in boxes) / (SIZE.width * SIZE.height))
+        damage = obs.damage or Damage(0, ((0, 0, *obs.screenshot.size),))
+        self.damaged.append(damage.area() / (SIZE.width * SIZE.height))
         return obs
 
 
@@ -227,7 +228,7 @@ def main() -> None:
                 reference.sample()
                 with tempfile.TemporaryDirectory() as tmp:
                     recorder = NullRecorder() if trajectory == "none" else TrajectoryWriter(Path(tmp) / "t")
-                    run = (lambda r=recorder: full_steps(env, r))
+                    run = functools.partial(full_steps, env, recorder)
                     runs[label, trajectory] = run() if tracked else without_tracking(env, run)
         reference.sample()
         reference.sct.close()

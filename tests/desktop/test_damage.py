@@ -287,7 +287,7 @@ def test_verification_passes_when_damage_is_right(desktop, monkeypatch):
 
 def test_drawing_damage_did_not_report_switches_to_full_grabs(desktop, monkeypatch):
     env, app = desktop
-    before = env.observe()
+    env.observe()
     collect = env.tracker.collect
     monkeypatch.setattr(env.tracker, "collect", lambda: (collect(), [])[1])  # a driver that reports nothing
     app.command("target", box=[300, 400, 340, 440])
