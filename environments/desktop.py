@@ -209,25 +209,25 @@ class DesktopEnvironment(EnvironmentBase):
         """A full grab, checked against what DAMAGE reported (x11vnc treats DAMAGE as hints for the same
         reason: some drivers and overlays draw without reporting it). A pixel that changed outside every
         reported rectangle switches this session to full grabs, with a warning."""
-        import numpy as np
+        from PIL import ImageChops
 
-        from environments.x11.damage import changed_box, clip, merge
+        from environments.x11.damage import clip, merge
 
         m = self.monitor
         image = _rgb(self.sct.grab(m))
         later = self.tracker.collect()  # drawn while we grabbed: in the image, and reported again next time
         self.tracker.carry(later)
         boxes = merge(clip(drawn + later, (m["left"], m["top"], m["left"] + m["width"], m["top"] + m["height"])))
-        missed = (np.asarray(image) != np.asarray(last.screenshot)).any(axis=2)
+        differs = ImageChops.difference(image, last.screenshot)
         changed = []
-        for left, top, right, bottom in boxes:
-            missed[top:bottom, left:right] = False
-            tight = changed_box(image.crop((left, top, right, bottom)), last.screenshot.crop((left, top, right, bottom)))
+        for box in boxes:
+            tight = differs.crop(box).getbbox()
             if tight is not None:
-                changed.append((left + tight[0], top + tight[1], left + tight[2], top + tight[3]))
-        if missed.any():
-            rows, cols = np.flatnonzero(missed.any(axis=1)), np.flatnonzero(missed.any(axis=0))
-            self.damage_missed = [int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1]
+                changed.append((box[0] + tight[0], box[1] + tight[1], box[0] + tight[2], box[1] + tight[3]))
+            differs.paste(0, box)  # reported: what is left was missed
+        missed = differs.getbbox()
+        if missed is not None:
+            self.damage_missed = list(missed)
             log.warning("the X server did not report drawing in %s (monitor pixels); DAMAGE is unreliable on "
                         "display %s, so every step now grabs the whole screen", self.damage_missed, self.display_name)
             self.tracker.close()

@@ -129,12 +129,7 @@ def area(boxes: list[Box]) -> int:
 
 
 def changed_box(new, old) -> Box | None:
-    """The bounding box of the pixels that differ between two images of one region, or None."""
-    import numpy as np
+    """The bounding box of the pixels that differ between two images (PIL) of one region, or None."""
+    from PIL import ImageChops
 
-    differs = (np.asarray(new) != np.asarray(old)).any(axis=2)
-    rows = np.flatnonzero(differs.any(axis=1))
-    if not rows.size:
-        return None
-    cols = np.flatnonzero(differs.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+    return ImageChops.difference(new, old).getbbox()
