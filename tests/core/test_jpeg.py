@@ -1,4 +1,8 @@
-"""Incremental JPEG: spliced output must be byte-identical to a full encode of the new frame."""
+"""Incremental JPEG: spliced output must be byte-identical to a full encode of the new frame.
+
+``tile`` (the target restart interval in MCUs) is varied so small images get many tiles per row too:
+tile=1 puts a marker after every MCU, the harshest test of crop alignment and edge padding.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from agent.jpeg import RowJpegEncoder, _split
+from agent.jpeg import MCU, RowJpegEncoder, _split, tile_mcus
 from agent.trajectory import TrajectoryWriter
 from environments.base import Damage
 
@@ -45,52 +49,98 @@ def random_box(rng: random.Random, width: int, height: int) -> tuple[int, int, i
     return left, top, left + rng.randrange(0, width // 2 + 8), top + rng.randrange(0, max(height // 3, 2) + 4)
 
 
-def assert_identical_sequence(seed: int, width: int, height: int, kind: str, steps: int = 4) -> list[str]:
+def assert_identical_sequence(seed: int, width: int, height: int, kind: str, steps: int = 4,
+                              tile: int = 8) -> list[str]:
     """Feeds ``steps`` damaged frames and checks every output against a fresh full encode."""
     rng, prng = np.random.default_rng(seed), random.Random(seed)
-    encoder, reference = RowJpegEncoder(), RowJpegEncoder()
+    encoder, reference = RowJpegEncoder(tile=tile), RowJpegEncoder(tile=tile)
     pixels = make_image(rng, width, height, kind)
     first = encoder.encode(Image.fromarray(pixels), frame=1)
     assert encoder.last == "full" and first == reference.save(Image.fromarray(pixels))
     paths = []
     for frame in range(2, steps + 2):
-        boxes = [random_box(prng, width, height) for _ in range(prng.choice([0, 1, 1, 2, 3]))]
+        boxes = [random_box(prng, width, height) for _ in range(prng.choice([0, 1, 1, 2, 3, 20]))]
         pixels = change(rng, pixels, boxes)
         image = Image.fromarray(pixels)
         data = encoder.encode(image, frame=frame, damage=Damage(frame - 1, tuple(boxes)))
-        assert data == reference.save(image), (seed, width, height, kind, boxes, encoder.last)
+        assert data == reference.save(image), (seed, width, height, kind, tile, boxes, encoder.last)
         paths.append(encoder.last)
     return paths
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(width=st.integers(1, 90), height=st.integers(1, 90), kind=st.sampled_from(["ui", "noise"]),
-       seed=st.integers(0, 2**32 - 1))
-def test_splice_is_byte_identical_small(width: int, height: int, kind: str, seed: int) -> None:
-    assert_identical_sequence(seed, width, height, kind)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(width=st.one_of(st.integers(1, 90), st.integers(90, 700)), height=st.integers(1, 90),
+       kind=st.sampled_from(["ui", "noise"]), tile=st.sampled_from([1, 2, 3, 8]), seed=st.integers(0, 2**32 - 1))
+def test_splice_is_byte_identical_small(width: int, height: int, kind: str, tile: int, seed: int) -> None:
+    assert_identical_sequence(seed, width, height, kind, tile=tile)
 
 
-@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (1366, 768), (1000, 333), (17, 1080), (1920, 40)])
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (1366, 768), (1280, 720), (1000, 333), (17, 1080),
+                                               (1920, 40), (1080, 200)])
 @pytest.mark.parametrize("kind", ["ui", "noise"])
 def test_splice_is_byte_identical_screens(width: int, height: int, kind: str) -> None:
     paths = [path for seed in range(3) for path in assert_identical_sequence(seed, width, height, kind)]
-    assert "rows" in paths, paths  # the incremental path really ran
+    assert ("blocks" if tile_mcus(width) < -(-width // MCU) else "rows") in paths, paths  # splicing really ran
+
+
+@pytest.mark.parametrize("tile", [1, 2])
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (1000, 333), (250, 250)])
+def test_splice_is_byte_identical_narrow_tiles(width: int, height: int, tile: int) -> None:
+    paths = [path for seed in range(2) for path in assert_identical_sequence(seed, width, height, "noise", tile=tile)]
+    assert "blocks" in paths, paths
+
+
+@pytest.mark.parametrize(("width", "blocks"), [(1, 1), (17, 2), (300, 19), (320, 10), (1080, 4), (1280, 8),
+                                               (1316, 83), (1366, 43), (1440, 9), (1920, 8), (3840, 8)])
+def test_tile_width_divides_the_row(width: int, blocks: int) -> None:
+    """Near 8 MCUs (128 px), at least 4, dividing the MCUs per row; a prime count makes the row one tile."""
+    assert tile_mcus(width) == blocks
+    data = RowJpegEncoder().save(Image.new("RGB", (width, 20), "gray"))
+    assert _split(data, blocks) is not None and _split(data, blocks + 1) is None  # DRI really is in MCUs
+
+
+def test_restart_markers_do_not_change_the_pixels() -> None:
+    pixels = make_image(np.random.default_rng(4), 333, 77, "noise")
+    plain = io.BytesIO()
+    Image.fromarray(pixels).save(plain, "JPEG", quality=RowJpegEncoder().quality, subsampling=2)
+    with Image.open(plain) as a, Image.open(io.BytesIO(RowJpegEncoder(tile=1).save(Image.fromarray(pixels)))) as b:
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_misaligned_crops_would_differ() -> None:
+    """Why crops start on tile boundaries and end on one or at the image edge: otherwise edge padding
+    (or the 2x2 chroma grid) differs and so do the bytes, which the identity tests would catch."""
+    pixels = make_image(np.random.default_rng(6), 100, 32, "noise")
+    encoder = RowJpegEncoder(tile=1)  # 7 MCUs per row, a tile each
+
+    def segments(box: tuple[int, int, int, int]) -> list[bytes]:
+        split = _split(encoder._save(Image.fromarray(pixels).crop(box), 1), 1)
+        assert split is not None
+        return split[1][::2]
+
+    full = segments((0, 0, 100, 32))
+    assert segments((32, 0, 100, 32)) == full[2:7] + full[9:14]  # aligned, to the right edge
+    assert segments((16, 16, 48, 32)) == full[8:10]  # aligned, inside
+    assert segments((0, 0, 40, 16))[2] != full[2]  # ends inside a tile: padded where the image is not
+    assert segments((8, 0, 100, 16))[0] != full[0]  # starts off the MCU grid
 
 
 def test_many_rows_and_edges_at_1080p() -> None:
-    """First row, partial last row (1080 = 67 * 16 + 8), several runs, a box right of the last MCU column."""
+    """First tile, partial last row (1080 = 67 * 16 + 8), several rectangles, the last tile column."""
     rng = np.random.default_rng(7)
     encoder, reference = RowJpegEncoder(), RowJpegEncoder()
     pixels = make_image(rng, 1920, 1080, "ui")
     encoder.encode(Image.fromarray(pixels), frame=1)
     cases = [[(0, 0, 1, 1)], [(1900, 1072, 1920, 1080)], [(0, 1079, 1920, 1080), (5, 0, 6, 40)],
              [(100, 15, 200, 17)], [(0, 300, 50, 340), (1800, 320, 1920, 400), (900, 1000, 901, 1080)],
-             [(1919, 0, 1920, 1080)]]  # a 1-px column touches every row: too much, full encode
+             [(1919, 0, 1920, 1080)], [(0, 0, 1920, 16), (600, 100, 800, 300)],  # full-width strip, a box
+             [(0, 300, 1920, 310), (900, 0, 910, 1080)],  # a cross: two crops that share a tile
+             [(0, 0, 1920, 1080)]]  # everything: a full encode
     for frame, boxes in enumerate(cases, start=2):
         pixels = change(rng, pixels, boxes)
         data = encoder.encode(Image.fromarray(pixels), frame=frame, damage=Damage(frame - 1, tuple(boxes)))
         assert data == reference.save(Image.fromarray(pixels)), boxes
-        assert encoder.last == ("full" if frame == len(cases) + 1 else "rows"), (boxes, encoder.last)
+        assert encoder.last == ("full" if frame == len(cases) + 1 else "blocks"), (boxes, encoder.last)
 
 
 def test_output_decodes_close_to_the_frame() -> None:
@@ -100,7 +150,7 @@ def test_output_decodes_close_to_the_frame() -> None:
     encoder.encode(Image.fromarray(pixels), frame=1)
     pixels[40:60, 100:300] = 0
     data = encoder.encode(Image.fromarray(pixels), frame=2, damage=Damage(1, ((100, 40, 300, 60),)))
-    assert encoder.last == "rows"
+    assert encoder.last == "blocks"
     with Image.open(io.BytesIO(data)) as decoded:
         decoded.load()
         assert decoded.format == "JPEG" and decoded.size == (640, 200) and decoded.mode == "RGB"
@@ -112,7 +162,7 @@ def test_output_decodes_close_to_the_frame() -> None:
 def test_fallbacks_and_reuse() -> None:
     rng = np.random.default_rng(5)
     encoder = RowJpegEncoder()
-    pixels = make_image(rng, 300, 100, "ui")
+    pixels = make_image(rng, 300, 100, "ui")  # 19 MCUs per row (prime): a tile per row
     first = encoder.encode(Image.fromarray(pixels), frame=1)
     assert encoder.encode(Image.fromarray(pixels), frame=2, damage=Damage(1, ())) is first
     assert encoder.last == "reused"
@@ -139,7 +189,7 @@ def test_non_rgb_frames_and_info_are_ignored() -> None:
     encoder.encode(rgba, frame=1)
     rgba.paste((1, 2, 3, 255), (0, 0, 8, 8))
     data = encoder.encode(rgba, frame=2, damage=Damage(1, ((0, 0, 8, 8),)))
-    assert encoder.last == "rows" and data == encoder.save(rgba.convert("RGB"))
+    assert encoder.last == "rows" and data == encoder.save(rgba.convert("RGB"))  # 4 MCUs wide: one tile
     assert b"from the screen" not in data
 
 
@@ -151,10 +201,10 @@ def test_unusable_structure_always_encodes_in_full() -> None:
             return buf.getvalue()
 
     image = Image.new("RGB", (64, 64), "white")
-    assert _split(Progressive().save(image)) is None
+    assert _split(Progressive().save(image), 4) is None
     plain = io.BytesIO()
     image.save(plain, "JPEG")
-    assert _split(plain.getvalue()) is None  # no restart markers
+    assert _split(plain.getvalue(), 4) is None  # no restart markers
     encoder = Progressive()
     encoder.encode(image, frame=1)
     encoder.encode(image, frame=2, damage=Damage(1, ((0, 0, 4, 4),)))
@@ -168,7 +218,7 @@ def test_trajectory_writer_uses_damage(tmp_path) -> None:
     writer.save_screenshot(0, Image.fromarray(pixels), frame=10)
     pixels[100:120, 0:50] = 7
     name = writer.save_screenshot(1, Image.fromarray(pixels), frame=11, damage=Damage(10, ((0, 100, 50, 120),)))
-    assert writer._jpeg.last == "rows" and name.endswith(".jpg")
+    assert writer._jpeg.last == "blocks" and name.endswith(".jpg")
     assert (tmp_path / "run" / name).read_bytes() == RowJpegEncoder().save(Image.fromarray(pixels))
     png = TrajectoryWriter(tmp_path / "png", image_format="png")
     with Image.open(tmp_path / "png" / png.save_screenshot(0, Image.fromarray(pixels), frame=12)) as decoded:
