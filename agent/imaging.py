@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import sys
 import warnings
 from collections.abc import Iterable
 from functools import cache
@@ -96,13 +97,24 @@ class ModelImageCache:
         if sum((x1 - x0 + 4) * (y1 - y0 + 4) for x0, y0, x1, y1 in rects) > limit * size.width * size.height:
             self.last = "full"
             return to_model_image(screenshot, size)
-        (in_w, in_h), image = screenshot.size, self._image.copy()
+        # patch in place when nothing but this cache holds the last image (the loop lets go of it first and
+        # model backends keep no prompts); an image anyone still holds is copied and never changes
+        image = self._image if unshared(self._image, holders=1) else self._image.copy()
+        in_w, in_h = screenshot.size
         for x0, y0, x1, y1 in rects:
             # x * in / out rounds once (and is exact at the far edge); Pillow reads the box as C floats
             box = (x0 * in_w / size.width, y0 * in_h / size.height, x1 * in_w / size.width, y1 * in_h / size.height)
             image.paste(screenshot.resize((x1 - x0, y1 - y0), Image.Resampling.BICUBIC, box=box), (x0, y0))
         self.last = "patch"
         return image
+
+
+def unshared(image: Image.Image, holders: int) -> bool:
+    """True when the caller's ``holders`` references are all that reach ``image`` and its pixel store
+    (CPython reference counts), so changing it in place cannot be seen elsewhere. Anything unexpected
+    holding either only makes this False, and the caller copies instead."""
+    # on top of the caller's holders: this function's parameter and getrefcount's own argument
+    return sys.getrefcount(image) <= holders + 2 and sys.getrefcount(image.im) <= 2
 
 
 def damaged_rects(boxes: Iterable[Box], screen: Size, model: Size) -> list[Box]:

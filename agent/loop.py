@@ -124,6 +124,8 @@ class Agent:
             max_pixels=self.config.max_pixels,
             origin=observation.origin,
         )
+        if len(episode.images) == episode.images.maxlen:
+            episode.images.popleft()  # let go first: the cache may then patch that image in place
         episode.images.append(episode.model_images.model_image(
             observation.screenshot, geometry.model, observation.frame, observation.damage,
         ))

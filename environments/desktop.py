@@ -239,9 +239,8 @@ class DesktopEnvironment(EnvironmentBase):
         """Everything drawn until nothing more is drawn for ``settle_quiet`` (at most ``settle_timeout``)."""
         deadline = time.monotonic() + self.settle_timeout
         drawn = self.tracker.collect()
-        while time.monotonic() < deadline:
-            if self.settle_quiet:
-                time.sleep(self.settle_quiet)
+        while self.settle_quiet and time.monotonic() < deadline:  # quiet 0: take what is drawn by now
+            time.sleep(self.settle_quiet)
             more = self.tracker.collect()
             if not more:
                 break

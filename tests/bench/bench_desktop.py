@@ -111,7 +111,8 @@ class ObserveClock(Wrapper):
 def full_steps(env: DesktopEnvironment, recorder, steps: int = RUNS) -> dict[str, float]:
     """Medians in ms: the whole step, the environment's observe, and each stage the loop times."""
     clock, observed = StepClock(recorder), ObserveClock(env)
-    result = Agent(ReplayModel(workload(steps)), observed, AgentConfig(max_steps=steps), clock).run("bench")
+    model = ReplayModel(workload(steps), keep_prompts=0)  # keeps no prompt, like the real backends
+    result = Agent(model, observed, AgentConfig(max_steps=steps), clock).run("bench")
     assert len(clock.ends) > 2, result
     gaps = [b - a for a, b in zip(clock.ends, clock.ends[1:], strict=False)]
     out = {"step": statistics.median(gaps), "mean": statistics.fmean(gaps), "observe": statistics.median(observed.times)}
@@ -224,7 +225,7 @@ def stage_rows(env: DesktopEnvironment, app) -> list[tuple[str, float]]:
         ("build prompt", prompt),
         ("parse + validate + map", parse),
         ("execute (mouse_move via pyautogui/XTest)", execute),
-        ("settle check: nothing drawn (2 DAMAGE round trips, quiet 0)", settle_check),
+        ("settle check: nothing drawn (1 DAMAGE round trip, quiet 0)", settle_check),
         ("settle check without DAMAGE (2nd full grab + compare, quiet 0)", settle_grabs),
         ("settle with the default 30 ms quiet window (a wait, not work)", settle_default),
     ]

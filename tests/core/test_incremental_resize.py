@@ -133,3 +133,40 @@ def test_a_run_starts_from_a_fresh_cache(history_images: int, monkeypatch) -> No
     assert runner.run("first").outcome == "success"
     assert runner.run("second").outcome == "success"
     assert len(full_resizes) == 2  # one per run; each run's second step is patched
+
+
+class Checking:
+    """A model that keeps no prompts (as real backends) and checks each image when it gets it."""
+
+    name = "checking"
+
+    def __init__(self, env: DamageScreen, texts: list[str]) -> None:
+        self.env, self.texts = env, iter(texts)
+        self.previous = None  # a weak reference: holding the image would force a copy
+        self.same_object = 0
+
+    def generate(self, prompt):
+        import weakref
+
+        from agent.models.base import Generation
+
+        image = prompt.images[-1]
+        screenshot = [obs for obs, by_loop in self.env.observed if by_loop][-1].screenshot
+        reference = agent.imaging.to_model_image(screenshot, MODEL)
+        diff = np.abs(np.asarray(image, np.int16) - np.asarray(reference, np.int16))
+        assert np.percentile(diff, 99.9) <= 4 and diff.mean() < 0.1, (diff.max(), diff.mean())
+        self.same_object += self.previous is not None and self.previous() is image
+        self.previous = weakref.ref(image)
+        return Generation(next(self.texts))
+
+    def describe(self) -> dict:
+        return {"name": self.name}
+
+
+def test_without_other_holders_the_model_image_is_patched_in_place() -> None:
+    texts = [call(action="left_click", coordinate=[100 + 80 * i, 300]) for i in range(6)]
+    env = DamageScreen()
+    model = Checking(env, [*texts, call(action="terminate", status="success")])
+    result = Agent(model, env, AgentConfig(max_steps=10)).run("click along")
+    assert result.outcome == "success", result
+    assert model.same_object == 6  # every step after the first patched the one image in place
