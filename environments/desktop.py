@@ -160,12 +160,11 @@ class DesktopEnvironment(EnvironmentBase):
                     and last.screenshot.size == (self.monitor["width"], self.monitor["height"]):
                 reuse = _sole_reference(last)  # before the call below puts another reference on the stack
                 image, damage = self._incremental(last, reuse)
-                x, y = self.tracker.pointer if self.tracker is not None else self._pointer()
             else:
                 if self.tracker is not None:
                     self.tracker.collect()  # drawn from now on: reported next time
                 image, damage = _rgb(self._settled_grab() if self._dirty else self.sct.grab(self.monitor)), None
-                x, y = self._pointer()
+            x, y = self._pointer()
         self._dirty = False
         info = {"display": self.display_name, "monitor": self.monitor_index, "cursor": [x, y]}
         self._last = Observation(image, self.input_size, self.origin, info, frame=next_frame(), damage=damage)

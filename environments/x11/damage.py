@@ -6,9 +6,13 @@ compositor draws there). `DamageTracker.collect` returns what was drawn since th
 desktop environment grabs only those rectangles and reports them as `Observation.damage`; this is how
 VNC servers (x11vnc -xdamage) avoid grabbing the whole screen.
 
-pyautogui pins the old ``python3-xlib`` fork, which lacks the DAMAGE requests that python-xlib 0.33
-ships (Xlib/ext/damage.py); the three requests and the event used here follow those definitions and
-the DAMAGE 1.1 protocol.
+The damaged region is moved into an XFIXES region and cleared in one request (DamageSubtract with
+``parts``), then fetched: nothing drawn can fall between reading and clearing. (Reading DamageNotify
+events and clearing separately loses drawing: a rectangle added between the two stays in the region,
+so later drawing there sends no event, and the clear then drops it silently.)
+
+pyautogui pins the old ``python3-xlib`` fork, which lacks the DAMAGE and XFIXES region requests that
+python-xlib 0.33 partly ships; the requests here follow the DAMAGE 1.1 and XFIXES 2.0 protocols.
 """
 
 from __future__ import annotations
@@ -16,73 +20,74 @@ from __future__ import annotations
 from Xlib.protocol import rq, structs
 
 Box = tuple[int, int, int, int]
-DELTA_RECTANGLES = 1  # report each rectangle newly added to the damaged region
+NON_EMPTY = 3  # DamageReportNonEmpty: one event when the region stops being empty (we poll instead)
 MAX_BOXES = 16  # more than this are merged into their bounding box
 
 
-class _QueryVersion(rq.ReplyRequest):
+class _QueryVersion(rq.ReplyRequest):  # the same request (minor opcode 0) in DAMAGE and XFIXES
     _request = rq.Struct(rq.Card8("opcode"), rq.Opcode(0), rq.RequestLength(),
                          rq.Card32("major_version"), rq.Card32("minor_version"))
     _reply = rq.Struct(rq.Pad(2), rq.Card16("sequence_number"), rq.Pad(4),
                        rq.Card32("major_version"), rq.Card32("minor_version"), rq.Pad(16))
 
 
-class _Create(rq.Request):
+class _DamageCreate(rq.Request):
     _request = rq.Struct(rq.Card8("opcode"), rq.Opcode(1), rq.RequestLength(),
                          rq.Card32("damage"), rq.Drawable("drawable"), rq.Card8("level"), rq.Pad(3))
 
 
-class _Subtract(rq.Request):
+class _DamageSubtract(rq.Request):
     _request = rq.Struct(rq.Card8("opcode"), rq.Opcode(3), rq.RequestLength(),
                          rq.Card32("damage"), rq.Card32("repair"), rq.Card32("parts"))
 
 
-class DamageNotify(rq.Event):
-    _code = None
-    _fields = rq.Struct(rq.Card8("type"), rq.Card8("level"), rq.Card16("sequence_number"),
-                        rq.Drawable("drawable"), rq.Card32("damage"), rq.Card32("timestamp"),
-                        rq.Object("area", structs.Rectangle), rq.Object("geometry", structs.Rectangle))
+class _CreateRegion(rq.Request):
+    _request = rq.Struct(rq.Card8("opcode"), rq.Opcode(5), rq.RequestLength(),
+                         rq.Card32("region"), rq.List("rectangles", structs.Rectangle))
+
+
+class _FetchRegion(rq.ReplyRequest):
+    _request = rq.Struct(rq.Card8("opcode"), rq.Opcode(19), rq.RequestLength(), rq.Card32("region"))
+    _reply = rq.Struct(rq.Pad(2), rq.Card16("sequence_number"), rq.Pad(4),
+                       rq.Object("extents", structs.Rectangle), rq.Pad(16),
+                       rq.List("rectangles", structs.Rectangle))  # as many as the reply holds
 
 
 class DamageTracker:
     """Damage of the whole root window on its own connection ``xdisplay`` (a python-xlib Display).
 
-    `available` is False when the server has no DAMAGE extension; callers then compare full grabs.
+    `available` is False when the server lacks DAMAGE or XFIXES 2; callers then compare full grabs.
     """
 
     def __init__(self, xdisplay) -> None:
         self.xdisplay = xdisplay
-        info = xdisplay.query_extension("DAMAGE")
-        self.available = bool(info and info.present)
+        damage, fixes = xdisplay.query_extension("DAMAGE"), xdisplay.query_extension("XFIXES")
+        self.available = bool(damage and damage.present and fixes and fixes.present)
         if not self.available:
             return
-        self._opcode, self._event = info.major_opcode, info.first_event
+        protocol = xdisplay.display
+        if _QueryVersion(display=protocol, opcode=fixes.major_opcode, major_version=5,
+                              minor_version=0).major_version < 2:
+            self.available = False  # regions came with XFIXES 2.0
+            return
+        _QueryVersion(display=protocol, opcode=damage.major_opcode, major_version=1, minor_version=1)
+        self._damage_op, self._fixes_op, self._event = damage.major_opcode, fixes.major_opcode, damage.first_event
         self._carried: list[Box] = []
-        xdisplay.extension_add_event(self._event, DamageNotify)
-        _QueryVersion(display=xdisplay.display, opcode=self._opcode, major_version=1, minor_version=1)
-        self._damage = xdisplay.display.allocate_resource_id()
-        _Create(display=xdisplay.display, opcode=self._opcode, damage=self._damage,
-                drawable=xdisplay.screen().root.id, level=DELTA_RECTANGLES)
+        self._damage, self._parts = protocol.allocate_resource_id(), protocol.allocate_resource_id()
+        _CreateRegion(display=protocol, opcode=self._fixes_op, region=self._parts, rectangles=[])
+        _DamageCreate(display=protocol, opcode=self._damage_op, damage=self._damage,
+                      drawable=xdisplay.screen().root.id, level=NON_EMPTY)
         self.collect()
 
     def collect(self) -> list[Box]:
-        """Rectangles (root coordinates) drawn since the last call; the damage is then cleared.
-
-        Clearing first and syncing after means a drawing that races with this call is either reported
-        now or in the next call, never lost. The round trip that syncs is a pointer query, so `pointer`
-        is where the pointer was then.
-        """
-        display = self.xdisplay
-        _Subtract(display=display.display, opcode=self._opcode, damage=self._damage, repair=0, parts=0)
-        # a round trip: every event of drawing the server did before it is in our queue
-        reply = display.screen().root.query_pointer()
-        self.pointer = (reply.root_x, reply.root_y)
+        """Rectangles (root coordinates) drawn since the last call, read and cleared atomically."""
+        protocol = self.xdisplay.display
+        _DamageSubtract(display=protocol, opcode=self._damage_op, damage=self._damage, repair=0, parts=self._parts)
+        reply = _FetchRegion(display=protocol, opcode=self._fixes_op, region=self._parts)  # the round trip
         boxes, self._carried = self._carried, []
-        while display.pending_events():
-            event = display.next_event()
-            if event.type == self._event:
-                a = event.area
-                boxes.append((a.x, a.y, a.x + a.width, a.y + a.height))
+        boxes += [(r.x, r.y, r.x + r.width, r.y + r.height) for r in reply.rectangles]
+        while self.xdisplay.pending_events():  # NonEmpty notifications: not needed, do not let them pile up
+            self.xdisplay.next_event()
         return boxes
 
     def carry(self, boxes: list[Box]) -> None:

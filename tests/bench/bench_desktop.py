@@ -251,6 +251,7 @@ def main() -> None:
                     runs[label, trajectory] = run() if tracked else without_tracking(env, run)
         reference.sample()
         reference.sct.close()
+        missed = env.damage_missed
     finally:
         app.close()
         env.close()
@@ -275,6 +276,11 @@ def main() -> None:
         steps.add_row(label, trajectory, *[f"{m[k]:.2f}" for k in columns], f"{m['changed']:.0f}", f"{m['damaged']:.2f}",
                       f"{m['step'] / raw:.1f}x")
     console.print(steps)
+    from environments.desktop import VERIFY_EVERY
+
+    console.print(f"DAMAGE checked against a full grab every {VERIFY_EVERY} steps: "
+                  + ("no drawing missed" if missed is None else f"[red]MISSED drawing in {missed}: the DAMAGE rows "
+                     "ran on full grabs after that[/red]"))
     best = runs["DAMAGE", "JPEG"]
     console.print(f"whole step with DAMAGE and a JPEG trajectory: {best['step']:.2f} ms = {best['step'] / raw:.1f}x "
                   f"the raw grab (target ≤ 3x); without a trajectory {runs['DAMAGE', 'none']['step'] / raw:.1f}x; "

@@ -323,3 +323,21 @@ def restart_tracking(env: DesktopEnvironment) -> None:
     finally:
         os.environ.pop("XAUTHORITY") if saved is None else os.environ.update(XAUTHORITY=saved)
     env.observe()
+
+
+def test_no_drawing_is_missed_under_a_fast_busy_loop(desktop, monkeypatch):
+    """Quiet 0 makes observations race the app's repaints. Every 3rd step checks DAMAGE against a full
+    grab (race-free: what is drawn during the check is reported next time), and once the app is quiet
+    the incremental frame must equal a full grab. Reading DamageNotify events and clearing the damage
+    in separate requests lost a repaint here about once per hundred steps."""
+    env, app = desktop
+    monkeypatch.setattr(desktop_module, "VERIFY_EVERY", 3)
+    monkeypatch.setattr(env, "settle_quiet", 0.0)
+    steps = [call("left_click", centre(TEXT_BOX)), call("type", text="hello "), call("key", keys=["backspace"]),
+             call("scroll", centre(LIST_BOX), pixels=-200), call("type", text="x"),
+             call("scroll", centre(LIST_BOX), pixels=200), call("key", keys=["ctrl", "a"]), call("type", text="y")]
+    run_script(env, steps * 4)
+    assert env.tracker is not None and env.damage_missed is None, env.damage_missed
+    wait_until_quiet(env)
+    assert np.array_equal(pixels(env.observe().screenshot), full_grab(env))
+    app.command("reset_scroll")
