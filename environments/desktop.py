@@ -5,12 +5,13 @@ pixels, the same unless a HiDPI setup scales them; the ratio is measured at rese
 (the loop resizes). Observation.origin is the monitor's left/top, so multi-monitor clicks land on the
 monitor that was captured.
 
-Capture is incremental: the X server's DAMAGE extension says which rectangles were drawn since the
-last observation (`environments.x11.damage`), only those are grabbed and pasted onto a copy of the
-last screenshot, and they are reported as `Observation.damage` so the loop resizes and the trajectory
-encodes only them. Instead of pyautogui's 100 ms pause after every call, `observe` waits until nothing
-has been drawn for a quiet interval (bounded by ``settle_timeout``). Without DAMAGE (or with
-``track_damage=False``) every observation is a full grab and settling compares full grabs.
+Capture is incremental (`environments.x11.capture`): the X server's DAMAGE extension says which
+rectangles were drawn since the last observation, only those are grabbed and pasted onto the last
+screenshot, and they are reported as `Observation.damage` so the loop resizes and the trajectory
+encodes only them; DAMAGE is checked against a full grab now and then. Instead of pyautogui's 100 ms
+pause after every call, `observe` waits until nothing has been drawn for a quiet interval (bounded by
+``settle_timeout``). Without DAMAGE (or with ``track_damage=False``) every observation is a full grab
+and settling compares full grabs.
 """
 
 from __future__ import annotations
@@ -22,14 +23,13 @@ import os
 import shlex
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from agent.errors import ConfigError, EnvironmentFailure, GuiAgentError
 from agent.geometry import Size
-from environments.base import Command, Damage, EnvironmentBase, Observation, StepResult, next_frame
+from environments.base import Command, EnvironmentBase, Observation, StepResult, next_frame
 from environments.x11.display import VirtualDisplay, connect, resolve_display
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,6 @@ SCROLL_PIXELS_PER_CLICK = 50  # one wheel click ≈ 3 text lines ≈ 50 px in GT
 DRAG_STEPS = 8  # motion events between press and release, for apps with a drag threshold
 CLICKS = {"left_click": "left", "right_click": "right", "middle_click": "middle"}
 POINTER_ACTIONS = {*CLICKS, "double_click", "mouse_move", "scroll"}
-VERIFY_EVERY = 20  # every this many incremental observations, check the damage against a full grab
-FULL_GRAB_SHARE = 0.5  # when damage covers more of the monitor than this, one full grab is cheaper
 
 
 def pick_monitor(monitors: list[dict], index: int | None) -> tuple[int, dict]:
@@ -77,9 +75,8 @@ class DesktopEnvironment(EnvironmentBase):
         track_damage: bool = True,
     ) -> None:
         self._broken = False
-        self.tracker = None
+        self.capture = None  # a DamageCapture while DAMAGE is tracked
         self._track_damage = track_damage
-        self._unverified = 0
         self.damage_missed: list[int] | None = None  # where a check found drawing DAMAGE did not report
         self.app: subprocess.Popen | None = None
         self.virtual = VirtualDisplay(virtual) if virtual else None
@@ -116,10 +113,14 @@ class DesktopEnvironment(EnvironmentBase):
         self.monitor_index, self.monitor = pick_monitor(self.sct.monitors, monitor)
         self._measure()
         if self._track_damage:
+            from environments.x11.capture import DamageCapture
             from environments.x11.damage import DamageTracker
 
             tracker = DamageTracker(connect(self.display_name))  # its own connection: its events only
-            self.tracker = tracker if tracker.available else tracker.close()
+            if tracker.available:
+                self.capture = DamageCapture(self.sct, self.monitor, tracker)
+            else:
+                tracker.close()
 
     def _launch(self, argv: list[str], timeout: float) -> None:
         """Start ``argv`` on this display (no shell) and wait until the screen changes: its window is up."""
@@ -146,6 +147,8 @@ class DesktopEnvironment(EnvironmentBase):
         self.input_size, self.origin, self.scale = input_space(
             self.monitor, self.sct.monitors[0], Size(root.width_in_pixels, root.height_in_pixels)
         )
+        if getattr(self, "capture", None) is not None:
+            self.capture.monitor = self.monitor
 
     # -- Environment ----------------------------------------------------------------------------------
     def reset(self) -> Observation:
@@ -154,97 +157,34 @@ class DesktopEnvironment(EnvironmentBase):
         return self.observe()
 
     def observe(self) -> Observation:
+        from environments.x11.capture import rgb, sole_reference
+
         with self._x_server("capturing the screen"):
-            last, self._last = self._last, None
-            if self.tracker is not None and last is not None and self.scale == (1.0, 1.0) \
+            last, self._last, capture = self._last, None, self.capture
+            if capture is not None and last is not None and self.scale == (1.0, 1.0) \
                     and last.screenshot.size == (self.monitor["width"], self.monitor["height"]):
-                reuse = _sole_reference(last)  # before the call below puts another reference on the stack
-                image, damage = self._incremental(last, reuse)
+                reuse = sole_reference(last)  # before a call puts another reference on the stack
+                drawn = capture.settled(self.settle_quiet, self.settle_timeout) if self._dirty \
+                    else capture.tracker.collect()
+                image, damage = capture.next(last, drawn, reuse)
+                if capture.missed is not None:
+                    self._stop_tracking(capture.missed)
             else:
-                if self.tracker is not None:
-                    self.tracker.collect()  # drawn from now on: reported next time
-                image, damage = _rgb(self._settled_grab() if self._dirty else self.sct.grab(self.monitor)), None
+                if capture is not None:
+                    capture.restart()
+                image, damage = rgb(self._settled_grab() if self._dirty else self.sct.grab(self.monitor)), None
             x, y = self._pointer()
         self._dirty = False
         info = {"display": self.display_name, "monitor": self.monitor_index, "cursor": [x, y]}
         self._last = Observation(image, self.input_size, self.origin, info, frame=next_frame(), damage=damage)
         return self._last
 
-    def _incremental(self, last: Observation, reuse: bool):
-        """The last screenshot with what was drawn since grabbed anew: (image, Damage).
-
-        Damaged rectangles are grabbed and narrowed to the pixels that really changed. A screenshot
-        handed out never changes: it is copied first, unless ``reuse`` says nothing else
-        refers to it any more (the loop lets go of each observation before the next), when it is updated
-        in place and saves an 8 MB copy at 1080p.
-        """
-        from environments.x11.damage import area, changed_box, clip, merge
-
-        m = self.monitor
-        drawn = self._settled_damage() if self._dirty else self.tracker.collect()
-        self._unverified += 1
-        if self._unverified >= VERIFY_EVERY:
-            self._unverified = 0
-            return self._verified(last, drawn)
-        boxes = merge(clip(drawn, (m["left"], m["top"], m["left"] + m["width"], m["top"] + m["height"])))
-        if area(boxes) > FULL_GRAB_SHARE * m["width"] * m["height"]:
-            return _rgb(self.sct.grab(m)), Damage(last.frame, ((0, 0, m["width"], m["height"]),))
-        changed = []  # (box, pixels): what really differs; apps often repaint a whole widget for a glyph
-        for left, top, right, bottom in boxes:
-            region = {"left": m["left"] + left, "top": m["top"] + top, "width": right - left, "height": bottom - top}
-            patch = _rgb(self.sct.grab(region))
-            tight = changed_box(patch, last.screenshot.crop((left, top, right, bottom)))
-            if tight is not None:
-                changed.append(((left + tight[0], top + tight[1], left + tight[2], top + tight[3]), patch.crop(tight)))
-        image = last.screenshot
-        if changed:
-            if not reuse:
-                image = image.copy()
-            for box, pixels in changed:
-                image.paste(pixels, box[:2])
-        return image, Damage(last.frame, tuple(box for box, _ in changed))
-
-    def _verified(self, last: Observation, drawn: list):
-        """A full grab, checked against what DAMAGE reported (x11vnc treats DAMAGE as hints for the same
-        reason: some drivers and overlays draw without reporting it). A pixel that changed outside every
-        reported rectangle switches this session to full grabs, with a warning."""
-        from PIL import ImageChops
-
-        from environments.x11.damage import clip, merge
-
-        m = self.monitor
-        image = _rgb(self.sct.grab(m))
-        later = self.tracker.collect()  # drawn while we grabbed: in the image, and reported again next time
-        self.tracker.carry(later)
-        boxes = merge(clip(drawn + later, (m["left"], m["top"], m["left"] + m["width"], m["top"] + m["height"])))
-        differs = ImageChops.difference(image, last.screenshot)
-        changed = []
-        for box in boxes:
-            tight = differs.crop(box).getbbox()
-            if tight is not None:
-                changed.append((box[0] + tight[0], box[1] + tight[1], box[0] + tight[2], box[1] + tight[3]))
-            differs.paste(0, box)  # reported: what is left was missed
-        missed = differs.getbbox()
-        if missed is not None:
-            self.damage_missed = list(missed)
-            log.warning("the X server did not report drawing in %s (monitor pixels); DAMAGE is unreliable on "
-                        "display %s, so every step now grabs the whole screen", self.damage_missed, self.display_name)
-            self.tracker.close()
-            self.tracker = None
-            return image, Damage(last.frame, ((0, 0, m["width"], m["height"]),))
-        return image, Damage(last.frame, tuple(changed))
-
-    def _settled_damage(self) -> list:
-        """Everything drawn until nothing more is drawn for ``settle_quiet`` (at most ``settle_timeout``)."""
-        deadline = time.monotonic() + self.settle_timeout
-        drawn = self.tracker.collect()
-        while self.settle_quiet and time.monotonic() < deadline:  # quiet 0: take what is drawn by now
-            time.sleep(self.settle_quiet)
-            more = self.tracker.collect()
-            if not more:
-                break
-            drawn += more
-        return drawn
+    def _stop_tracking(self, missed: list[int]) -> None:
+        self.damage_missed = missed
+        log.warning("the X server did not report drawing in %s (monitor pixels); DAMAGE is unreliable on display "
+                    "%s, so every step now grabs the whole screen", missed, self.display_name)
+        self.capture.close()
+        self.capture = None
 
     def execute(self, command: Command) -> StepResult:
         name = command.name
@@ -309,10 +249,10 @@ class DesktopEnvironment(EnvironmentBase):
     def close(self) -> None:
         # python-xlib hangs on a connection that has failed once, so a broken one is only dropped
         steps = [lambda: self.sct.close(), lambda: self.xdisplay.display.socket.close(),
-                 lambda: self.tracker.xdisplay.display.socket.close()]
+                 lambda: self.capture.tracker.xdisplay.display.socket.close()]
         if not getattr(self, "_broken", True):
             steps = [lambda: self.typist.restore(), lambda: self.sct.close(), lambda: self.xdisplay.close(),
-                     lambda: self.tracker.close()]
+                     lambda: self.capture.close()]
         for step in steps:
             with contextlib.suppress(Exception):  # closing a display that is already gone
                 step()
@@ -341,7 +281,7 @@ class DesktopEnvironment(EnvironmentBase):
             "dry_run": str(self.dry_run) if self.dry_run else None,
             "launch": self.app.args if self.app is not None else None,
             "scroll_pixels_per_click": SCROLL_PIXELS_PER_CLICK,
-            "damage_tracking": self.tracker is not None,
+            "damage_tracking": self.capture is not None,
             "damage_missed": self.damage_missed,
         }
 
@@ -390,23 +330,6 @@ class DesktopEnvironment(EnvironmentBase):
         path = self.dry_run / f"{self._steps:04d}-{command.name}.png"
         image.save(path)
         return StepResult(info={"dry_run": str(path), "would": describe_command(command)})
-
-
-def _sole_reference(observation: Observation) -> bool:
-    """True when the caller's variable is the only reference to ``observation``, its screenshot and the
-    screenshot's pixels, so changing them cannot be seen by anyone (CPython reference counts; anything
-    unexpected holding one of them only makes this False, and the screenshot is copied)."""
-    image = observation.screenshot
-    # getrefcount counts its own argument; the caller's variable, our parameter, and `image` here
-    return (sys.getrefcount(observation) <= 3 and sys.getrefcount(image) <= 3
-            and sys.getrefcount(image.im) <= 2)
-
-
-def _rgb(shot):
-    """An mss grab (BGRX) as an RGB image."""
-    from PIL import Image
-
-    return Image.frombuffer("RGB", shot.size, shot.raw, "raw", "BGRX", 0, 1)
 
 
 def _restore_environ(saved: dict[str, str | None]) -> None:
@@ -482,7 +405,7 @@ def add_arguments(group) -> None:
     group.add_argument("--full-frames", action="store_true",
                        help="grab the whole screen every step instead of only what the X DAMAGE extension "
                             "reports as drawn (for X servers whose DAMAGE misses drawing; checked every "
-                            f"{VERIFY_EVERY} steps and switched off automatically when it does)")
+                            "20 steps and switched off automatically when it does)")
 
 
 def from_args(args) -> DesktopEnvironment:

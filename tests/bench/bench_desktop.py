@@ -29,8 +29,9 @@ from agent.parser import parse_tool_calls
 from agent.prompt import build_prompt
 from agent.trajectory import NullRecorder, TrajectoryWriter
 from environments.base import Damage
-from environments.desktop import DesktopEnvironment, _rgb
+from environments.desktop import DesktopEnvironment
 from environments.wrappers import Wrapper
+from environments.x11.capture import VERIFY_EVERY, rgb
 from tools import get_tool
 
 console = Console(width=160)
@@ -126,11 +127,11 @@ def full_steps(env: DesktopEnvironment, recorder, steps: int = RUNS) -> dict[str
 
 
 def without_tracking(env: DesktopEnvironment, fn):
-    tracker, env.tracker = env.tracker, None
+    capture, env.capture = env.capture, None
     try:
         return fn()
     finally:
-        env.tracker = tracker
+        env.capture = capture
 
 
 class RawGrab:
@@ -177,7 +178,7 @@ def incremental_capture(env: DesktopEnvironment, app) -> float:
 def stage_rows(env: DesktopEnvironment, app) -> list[tuple[str, float]]:
     incremental = incremental_capture(env, app)
     capture, shot = median_ms(env._grab)
-    convert, image = median_ms(lambda: _rgb(shot))
+    convert, image = median_ms(lambda: rgb(shot))
     resize, model_image = median_ms(lambda: to_model_image(image, GEOMETRY.model))
     button = (100, 100, 300, 140)  # a 200x40 button repainted
     cache = ModelImageCache()
@@ -208,10 +209,10 @@ def stage_rows(env: DesktopEnvironment, app) -> list[tuple[str, float]]:
     cycle = iter(points * RUNS)
     execute, _ = median_ms(lambda: env.execute(next(cycle)))
     env.observe()
-    settle_check, _ = median_ms(lambda: env._settled_damage())
+    settle_check, _ = median_ms(lambda: env.capture.settled(env.settle_quiet, env.settle_timeout))
     settle_grabs, _ = median_ms(lambda: env._settled_grab())
     env.settle_quiet = 0.03
-    settle_default, _ = median_ms(lambda: env._settled_damage(), runs=10)
+    settle_default, _ = median_ms(lambda: env.capture.settled(env.settle_quiet, env.settle_timeout), runs=10)
     env.settle_quiet = 0.0
     return [
         ("capture: full grab (env)", capture),
@@ -237,7 +238,7 @@ def main() -> None:
     env = DesktopEnvironment(virtual=SIZE, settle_quiet=0.0)
     app = TkApp(env.virtual.environ())
     try:
-        assert env.tracker is not None, "Xvfb has no DAMAGE extension"
+        assert env.capture is not None, "Xvfb has no DAMAGE extension"
         reference = RawGrab(env.display_name)
         reference.sample()
         rows = stage_rows(env, app)
@@ -276,8 +277,6 @@ def main() -> None:
         steps.add_row(label, trajectory, *[f"{m[k]:.2f}" for k in columns], f"{m['changed']:.0f}", f"{m['damaged']:.2f}",
                       f"{m['step'] / raw:.1f}x")
     console.print(steps)
-    from environments.desktop import VERIFY_EVERY
-
     console.print(f"DAMAGE checked against a full grab every {VERIFY_EVERY} steps: "
                   + ("no drawing missed" if missed is None else f"[red]MISSED drawing in {missed}: the DAMAGE rows "
                      "ran on full grabs after that[/red]"))

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from agent.geometry import Size
-from environments import desktop as desktop_module
 from environments.desktop import DesktopEnvironment
 from environments.wrappers import Wrapper
+from environments.x11 import capture as capture_module
 from environments.x11.damage import MAX_BOXES, area, changed_box, clip, merge
 from tests.desktop.conftest import TkApp, call, run_script, wait_for_pixel
 from tests.desktop.tk_app import HANDLE, LIST_BOX, TARGETS, TEXT_BOX
@@ -76,7 +76,7 @@ class Checked(Wrapper):
 
 def test_incremental_frames_equal_full_grabs_for_every_action(desktop):
     env, app = desktop
-    assert env.tracker is not None, "the X server has no DAMAGE extension"
+    assert env.capture is not None, "the X server has no DAMAGE extension"
     checked = Checked(env)
     app.command("focus_text")
     wait_until_quiet(env)  # Tk draws the focus ring when the focus event comes back, after the ack
@@ -147,7 +147,7 @@ def test_without_damage_tracking_every_frame_is_a_full_grab():
     app = TkApp(env.virtual.environ())
     try:
         wait_for_pixel(env, (104, 104), (0x5A, 0x8D, 0xD6))
-        assert env.tracker is None and env.describe()["damage_tracking"] is False
+        assert env.capture is None and env.describe()["damage_tracking"] is False
         run_script(env, [call("left_click", centre(TARGETS["left"]))])
         obs = env.observe()
         assert obs.damage is None and obs.frame is not None
@@ -229,14 +229,14 @@ def test_a_repaint_that_changes_nothing_reports_no_damage(desktop):
     run_script(env, [call("left_click", centre(box))])  # recoloured once ...
     wait_for_pixel(env, (box[0] + 2, box[1] + 2), (0xF0, 0xA0, 0x30))
     before = env.observe()
-    drawn, collect = [], env.tracker.collect
+    drawn, collect = [], env.capture.tracker.collect
 
     def watched():  # note what DAMAGE reported
         boxes = collect()
         drawn.extend(boxes)
         return boxes
 
-    env.tracker.collect = watched
+    env.capture.tracker.collect = watched
     try:
         since = app.mark()
         env.execute(to_command_at(env, "left_click", centre(box)))  # ... and again: Tk repaints the same colour
@@ -245,7 +245,7 @@ def test_a_repaint_that_changes_nothing_reports_no_damage(desktop):
         drawn.clear()
         after = env.observe()
     finally:
-        env.tracker.collect = collect
+        env.capture.tracker.collect = collect
     assert any(b[0] <= box[0] + 2 < b[2] and b[1] <= box[1] + 2 < b[3] for b in drawn), drawn
     assert after.damage.since == before.frame and after.damage.boxes == (), after.damage
     assert np.array_equal(pixels(after.screenshot), full_grab(env))
@@ -279,26 +279,26 @@ def test_changed_box_is_the_bounding_box_of_the_changes(w, h, spots):
 
 def test_verification_passes_when_damage_is_right(desktop, monkeypatch):
     env, app = desktop
-    monkeypatch.setattr(desktop_module, "VERIFY_EVERY", 2)
+    monkeypatch.setattr(capture_module, "VERIFY_EVERY", 2)
     checked = Checked(env)
     checked.reset()
     run_script(checked, [call("left_click", centre(TARGETS[name])) for name in ("left", "right", "middle", "double")])
-    assert env.tracker is not None and env.damage_missed is None
+    assert env.capture is not None and env.damage_missed is None
     assert len(checked.damages) >= 4
 
 
 def test_drawing_damage_did_not_report_switches_to_full_grabs(desktop, monkeypatch):
     env, app = desktop
     env.observe()
-    collect = env.tracker.collect
-    monkeypatch.setattr(env.tracker, "collect", lambda: (collect(), [])[1])  # a driver that reports nothing
+    collect = env.capture.tracker.collect
+    monkeypatch.setattr(env.capture.tracker, "collect", lambda: (collect(), [])[1])  # a driver that reports nothing
     app.command("target", box=[300, 400, 340, 440])
     try:
         unverified = env.observe()
         assert unverified.damage.boxes == () and unverified.screenshot.getpixel((320, 420)) != (255, 0, 255)
-        env._unverified = desktop_module.VERIFY_EVERY - 1  # the next observation is checked
+        env.capture.unverified = capture_module.VERIFY_EVERY - 1  # the next observation is checked
         checked = env.observe()
-        assert env.tracker is None and env.damage_missed is not None
+        assert env.capture is None and env.damage_missed is not None
         assert env.damage_missed[0] <= 300 and env.damage_missed[2] >= 340, env.damage_missed
         assert checked.damage.since == unverified.frame and checked.damage.boxes == ((0, 0, *checked.screenshot.size),)
         assert checked.screenshot.getpixel((320, 420)) == (255, 0, 255)
@@ -313,13 +313,15 @@ def restart_tracking(env: DesktopEnvironment) -> None:
     """The session fixture's environment is shared: give it DAMAGE back."""
     import os
 
+    from environments.x11.capture import DamageCapture
     from environments.x11.damage import DamageTracker
     from environments.x11.display import connect
 
     saved = os.environ.get("XAUTHORITY")
     os.environ["XAUTHORITY"] = env.virtual.environ()["XAUTHORITY"]
     try:
-        env.tracker, env.damage_missed = DamageTracker(connect(env.display_name)), None
+        env.capture = DamageCapture(env.sct, env.monitor, DamageTracker(connect(env.display_name)))
+        env.damage_missed = None
     finally:
         os.environ.pop("XAUTHORITY") if saved is None else os.environ.update(XAUTHORITY=saved)
     env.observe()
@@ -331,13 +333,23 @@ def test_no_drawing_is_missed_under_a_fast_busy_loop(desktop, monkeypatch):
     the incremental frame must equal a full grab. Reading DamageNotify events and clearing the damage
     in separate requests lost a repaint here about once per hundred steps."""
     env, app = desktop
-    monkeypatch.setattr(desktop_module, "VERIFY_EVERY", 3)
+    monkeypatch.setattr(capture_module, "VERIFY_EVERY", 3)
     monkeypatch.setattr(env, "settle_quiet", 0.0)
     steps = [call("left_click", centre(TEXT_BOX)), call("type", text="hello "), call("key", keys=["backspace"]),
              call("scroll", centre(LIST_BOX), pixels=-200), call("type", text="x"),
              call("scroll", centre(LIST_BOX), pixels=200), call("key", keys=["ctrl", "a"]), call("type", text="y")]
     run_script(env, steps * 4)
-    assert env.tracker is not None and env.damage_missed is None, env.damage_missed
+    assert env.capture is not None and env.damage_missed is None, env.damage_missed
     wait_until_quiet(env)
     assert np.array_equal(pixels(env.observe().screenshot), full_grab(env))
     app.command("reset_scroll")
+
+
+def test_the_help_text_states_the_check_interval():
+    import argparse
+
+    from environments.desktop import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert f"checked every {capture_module.VERIFY_EVERY} steps" in " ".join(parser.format_help().split())
