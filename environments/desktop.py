@@ -167,15 +167,19 @@ class DesktopEnvironment(EnvironmentBase):
                 drawn = capture.settled(self.settle_quiet, self.settle_timeout) if self._dirty \
                     else capture.tracker.collect()
                 image, damage = capture.next(last, drawn, reuse)
-                if capture.missed is not None:
-                    self._stop_tracking(capture.missed)
+                missed = capture.missed
+                if missed is not None:
+                    self._stop_tracking(missed)
             else:
+                missed = None
                 if capture is not None:
                     capture.restart()
                 image, damage = rgb(self._settled_grab() if self._dirty else self.sct.grab(self.monitor)), None
             x, y = self._pointer()
         self._dirty = False
         info = {"display": self.display_name, "monitor": self.monitor_index, "cursor": [x, y]}
+        if missed is not None:
+            info["damage_missed"] = missed  # in the trajectory: from this step on, full grabs
         self._last = Observation(image, self.input_size, self.origin, info, frame=next_frame(), damage=damage)
         return self._last
 

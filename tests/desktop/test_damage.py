@@ -299,6 +299,7 @@ def test_drawing_damage_did_not_report_switches_to_full_grabs(desktop, monkeypat
         env.capture.unverified = capture_module.VERIFY_EVERY - 1  # the next observation is checked
         checked = env.observe()
         assert env.capture is None and env.damage_missed is not None
+        assert checked.info["damage_missed"] == env.damage_missed  # recorded with the step
         assert env.damage_missed[0] <= 300 and env.damage_missed[2] >= 340, env.damage_missed
         assert checked.damage.since == unverified.frame and checked.damage.boxes == ((0, 0, *checked.screenshot.size),)
         assert checked.screenshot.getpixel((320, 420)) == (255, 0, 255)
