@@ -56,7 +56,8 @@ class DesktopEnvironment(EnvironmentBase):
 
     ``dry_run`` (a directory) draws each command on the current screenshot into that directory instead
     of carrying it out. ``launch`` (an argv) starts a program on the display first, waits until the
-    screen shows something new, and stops it (its process group) on close.
+    screen shows something new, and stops it (its process group) on close. ``track_damage=False``
+    grabs the whole screen at every observation (``--full-frames``).
     """
 
     tool = "computer_use"
