@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -18,7 +17,7 @@ from agent.imaging import ModelImageCache
 from agent.mapping import to_command
 from agent.models.base import Model
 from agent.parser import parse_tool_calls
-from agent.prompt import build_prompt
+from agent.prompt import build_prompt, history_entry
 from agent.trajectory import NullRecorder, Recorder
 from environments.base import Environment, Observation
 from environments.wrappers import StepLimit
@@ -196,7 +195,8 @@ class Agent:
                 record["result"] = {
                     "done": outcome.done, "outcome": outcome.outcome, "reason": outcome.reason, "info": outcome.info,
                 }
-                episode.history.append(_history_entry(action, generation.text, self.config.reasoning))
+                episode.history.append(history_entry(episode.tool.name, action, generation.text,
+                                                     reasoning=self.config.reasoning))
         return action, command, outcome
 
     @staticmethod
@@ -230,12 +230,6 @@ def _action_record(action: Action, command) -> dict[str, Any]:
             k: [p.x, p.y] for k, p in (("coordinate", command.point), ("coordinate2", command.end)) if p is not None
         },
     }
-
-
-def _history_entry(action: Action, text: str, reasoning: bool) -> str:
-    if reasoning and "<conclusion>" in text:
-        return text.split("<conclusion>", 1)[1].split("</conclusion>", 1)[0].strip()
-    return json.dumps(action.to_json_dict(), ensure_ascii=False)
 
 
 def package_versions() -> dict[str, str]:

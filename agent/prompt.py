@@ -10,7 +10,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from agent.geometry import Size
-from tools.base import Tool
+from tools.base import Action, Tool
 from tools.schema import function_definition
 
 if TYPE_CHECKING:
@@ -72,8 +72,42 @@ def system_prompt(tool: Tool, model_size: Size, *, reasoning: bool = False, text
     return system + data["reasoning"] if reasoning else system
 
 
+def history_entry(tool: str, action: Action, answer: str = "", *, reasoning: bool = False, complete: bool = True) -> str:
+    """One earlier step as the cookbooks render it: the whole call, ``{"name": TOOL, "arguments": {...}}``.
+
+    The arguments are the fields the model set (defaults it left out stay out), integral numbers written
+    as integers, as in the Qwen2.5-VL mobile cookbook's stored prompt. In the reasoning variant the
+    answer's ``<conclusion>`` is the entry instead, when the model closed it (``complete``: the answer
+    was not cut off at the token limit, or the conclusion was closed before it).
+    """
+    if reasoning and (conclusion := _conclusion(answer, complete)):
+        return conclusion
+    arguments = _integral(action.model_dump(mode="json", exclude_unset=True, exclude_none=True))
+    return json.dumps({"name": tool, "arguments": arguments}, ensure_ascii=False)
+
+
+def _conclusion(answer: str, complete: bool) -> str:
+    if "<conclusion>" not in answer:
+        return ""
+    inside = answer.split("<conclusion>", 1)[1]
+    if "</conclusion>" not in inside and not complete:
+        return ""  # cut off inside the conclusion: the call itself is the better summary
+    return inside.split("</conclusion>", 1)[0].strip()
+
+
+def _integral(value: Any) -> Any:
+    """Floats that are whole numbers as ints: ``[644, 342]``, not ``[644.0, 342.0]``."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    return value
+
+
 def history_text(entries: list[str], *, text: str = "qwen25vl") -> str:
-    """``Step 1: {...}; Step 2: {...}; `` from the history entries (action JSON or conclusions)."""
+    """``Step 1: {...}; Step 2: {...}; `` from the history entries (`history_entry`: calls or conclusions)."""
     template = prompt_text(text)["history_step"]
     return "".join(template.format(index=i, entry=entry) for i, entry in enumerate(entries, start=1))
 

@@ -77,7 +77,7 @@ def test_retries_are_bounded(tmp_path: Path) -> None:
 
 def test_history_holds_previous_actions(tmp_path: Path) -> None:
     _, _, model, _ = run([call(action="key", keys=["ctrl", "a"]), TERMINATE], tmp_path)
-    assert 'Step 1: {"action": "key", "keys": ["ctrl", "a"]}; ' in model.prompts[1].user
+    assert 'Step 1: {"name": "computer_use", "arguments": {"action": "key", "keys": ["ctrl", "a"]}}; ' in model.prompts[1].user
 
 
 def test_history_images_keep_the_newest(tmp_path: Path) -> None:
