@@ -37,6 +37,7 @@ COMMANDS = {
     "describe": "agent.commands.describe",
     "detect": "agent.commands.detect",
     "ground": "agent.commands.ground",
+    "view": "agent.commands.view",
     "make-grounding-set": "tasks.grounding_set",
 }
 
@@ -88,6 +89,11 @@ def agent_config(args: argparse.Namespace):
                        max_pixels=args.max_pixels, history_images=args.history_images, reasoning=args.reasoning)
 
 
+def add_report_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--report", action="store_true",
+                        help="write the HTML report (OUT/report.html) at the end, as `gui-agent view OUT` does")
+
+
 DEFAULT_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
 
 
@@ -117,6 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from agent.loop import Agent
     from agent.report import print_episode
     from agent.trajectory import TrajectoryWriter
+    from agent.viewer import announce
 
     module = _module(ENVIRONMENTS[args.env])
     if module is None:
@@ -127,6 +134,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with module.from_args(args) as env:
         result = Agent(model, env, config, TrajectoryWriter(out)).run(args.instruction)
     print_episode(out, result, console)
+    announce(out, args.report, console)
     return result.exit_code
 
 
@@ -157,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("instruction")
     run.add_argument("--env", required=True, choices=list(ENVIRONMENTS))
     run.add_argument("--out", default=None, help="trajectory directory (default runs/<time>-<env>-<task>)")
+    add_report_argument(run)
     add_agent_arguments(run)
     add_model_arguments(run)
     for name, module_name in ENVIRONMENTS.items():
@@ -182,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         if module is not None:
             p = suites.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
             module.add_arguments(p)
+            add_report_argument(p)
             p.set_defaults(func=_delegate, module=module)
 
     for name, module_name in COMMANDS.items():

@@ -38,6 +38,7 @@ def main(args: argparse.Namespace) -> int:
 
     from agent.cli import agent_config, build_model, default_out
     from agent.errors import ConfigError
+    from agent.viewer import announce
     from environments.android.env import AndroidEnvironment
     from tasks.android.episode import AndroidSuite
     from tasks.android.suite import REGISTRY
@@ -68,4 +69,5 @@ def main(args: argparse.Namespace) -> int:
                             label="Android")
     Console().print(results_table(summarise(records), title=f"Android ({len(records)} episodes)"))
     err.print(f"results: {out / 'results.jsonl'}  (rerun with --out {out} to resume)")
+    announce(out, getattr(args, "report", False), err)
     return 0

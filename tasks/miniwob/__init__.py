@@ -59,6 +59,7 @@ def main(args: argparse.Namespace) -> int:
 
     from agent.cli import agent_config, build_model, default_out
     from agent.errors import ConfigError
+    from agent.viewer import announce
     from tasks.miniwob.suite import MiniWoBSuite
     from tasks.runner import plan, results_table, run_units, summarise
 
@@ -83,4 +84,5 @@ def main(args: argparse.Namespace) -> int:
                             label="MiniWoB++")
     Console().print(results_table(summarise(records), title=f"MiniWoB++ ({len(records)} episodes)"))
     err.print(f"results: {out / 'results.jsonl'}  (rerun with --out {out} to resume)")
+    announce(out, getattr(args, "report", False), err)
     return 0

@@ -50,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from agent.cli import build_model, console, default_out
     from agent.errors import ConfigError
+    from agent.viewer import announce
     from tasks.screenspot.data import load
     from tasks.screenspot.grounding import QuerySettings
 
@@ -72,6 +73,7 @@ def main(args: argparse.Namespace) -> int:
     finally:
         if hasattr(model, "close"):
             model.close()
+    announce(out, getattr(args, "report", False), console)
     return 1 if summary["errors"] else 0
 
 
