@@ -4,7 +4,8 @@ A suite (MiniWoB++, Android, ScreenSpot) supplies a list of `Unit` (task id, epi
 callback that runs one unit and returns its result dict. The runner owns the rest, identically for all:
 
 - ``OUT/results.jsonl``: one line per finished unit, appended and flushed (fsync'd) as soon as it ends,
-  so an interrupted run loses at most the unit in flight;
+  so an interrupted run loses at most the unit in flight (`tasks.results.ResultsLog`, shared with ScreenSpot:
+  a torn last line is repaired before appending);
 - ``OUT/<task>-<episode>/``: the unit's own directory (a trajectory), handed to the callback;
 - resume: units already in ``results.jsonl`` are skipped; a directory left by an earlier attempt (an
   interrupted unit, or an error being retried) is kept, renamed ``<dir>.attempt-N``, and the unit runs again;
@@ -21,7 +22,6 @@ Result dicts use these keys when they apply (the table reads them; anything else
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -34,9 +34,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agent.errors import ConfigError
-from agent.trajectory import read_jsonl, write_json_atomic
+from agent.trajectory import write_json_atomic
+from tasks.results import RESULTS, ResultsLog, finished, load_results
 
-RESULTS, EVAL = "results.jsonl", "eval.json"
+EVAL = "eval.json"
+__all__ = ["EVAL", "RESULTS", "ResultsLog", "Unit", "check_config", "finished", "load_results", "plan", "run_units"]
 
 
 @dataclass(frozen=True)
@@ -67,22 +69,6 @@ def plan(tasks: Iterable[str], episodes: int, seed: int = 0) -> list[Unit]:
     if episodes < 1:
         raise ConfigError(f"--episodes must be at least 1, got {episodes}")
     return [Unit(task, i, seed + i) for task in tasks for i in range(episodes)]
-
-
-def load_results(out: str | Path) -> list[dict[str, Any]]:
-    """The records of ``OUT/results.jsonl`` (a torn last line, from a killed run, is dropped)."""
-    records, _ = read_jsonl(Path(out) / RESULTS)
-    return records
-
-
-def finished(records: Iterable[dict[str, Any]], *, retry_errors: bool = False) -> dict[str, dict[str, Any]]:
-    """The newest record per unit key; with ``retry_errors`` units whose newest outcome is "error" are left out."""
-    latest: dict[str, dict[str, Any]] = {}
-    for record in records:
-        latest[f"{record['task']}#{record['episode']}"] = record
-    if retry_errors:
-        latest = {k: r for k, r in latest.items() if r.get("outcome") != "error"}
-    return latest
 
 
 def check_config(out: Path, config: dict[str, Any]) -> None:
@@ -122,33 +108,21 @@ def run_units(
     out.mkdir(parents=True, exist_ok=True)
     if config is not None:
         check_config(out, config)
-    done = finished(load_results(out), retry_errors=retry_errors)
-    pending = [u for u in units if u.key not in done]
     console = console or Console(stderr=True)
-    if len(pending) < len(units):
-        console.print(f"[dim]{out}: {len(units) - len(pending)} of {len(units)} episodes already finished; skipped[/]")
-    _drop_torn_tail(out / RESULTS)
-    with open(out / RESULTS, "a", encoding="utf-8") as log, _progress(console) as progress:
-        bar = progress.add_task(label, total=len(units), completed=len(units) - len(pending), current="")
-        for unit in pending:
-            progress.update(bar, current=unit.key)
-            record = _run_unit(unit, run_one, out)
-            log.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-            log.flush()
-            os.fsync(log.fileno())
-            done[unit.key] = record
-            progress.advance(bar)
+    with ResultsLog(out) as log:
+        done = finished(log.records, retry_errors=retry_errors)
+        pending = [u for u in units if u.key not in done]
+        if len(pending) < len(units):
+            console.print(f"[dim]{out}: {len(units) - len(pending)} of {len(units)} episodes already finished; skipped[/]")
+        with _progress(console) as progress:
+            bar = progress.add_task(label, total=len(units), completed=len(units) - len(pending), current="")
+            for unit in pending:
+                progress.update(bar, current=unit.key)
+                record = _run_unit(unit, run_one, out)
+                log.append(record)
+                done[unit.key] = record
+                progress.advance(bar)
     return [done[u.key] for u in units if u.key in done]
-
-
-def _drop_torn_tail(path: Path) -> None:
-    """Cut a half-written last line (the process died mid-write) so appending starts on a fresh line."""
-    if not path.is_file():
-        return
-    with open(path, "rb+") as f:
-        data = f.read()
-        if data and not data.endswith(b"\n"):
-            f.truncate(data.rfind(b"\n") + 1)
 
 
 def _run_unit(unit: Unit, run_one: RunOne, out: Path) -> dict[str, Any]:

@@ -10,8 +10,6 @@ no point is wrong and counted as ``wrong_format``.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -31,7 +29,8 @@ from agent.imaging import to_model_image
 from agent.models.base import Model
 from agent.parser import parse_point, parse_tool_calls
 from agent.prompt import Prompt, system_prompt
-from tasks.runner import RESULTS, Unit, check_config, finished, load_results
+from tasks.results import ResultsLog, finished
+from tasks.runner import Unit, check_config
 from tasks.screenspot.data import Sample
 from tools import COMPUTER_USE
 
@@ -175,43 +174,37 @@ def run_samples(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     check_config(out, config)
-    done = finished(load_results(out), retry_errors=True)
-    pending = [s for s in samples if unit(s).key not in done]
     console = console or Console(stderr=True)
-    if len(pending) < len(samples):
-        console.print(f"[dim]{out}: {len(samples) - len(pending)} of {len(samples)} samples already scored; skipped[/]")
-    _end_torn_line(out / RESULTS)
-    seen = len(samples) - len(pending)
-    correct = sum(bool(done[unit(s).key].get("success")) for s in samples if unit(s).key in done)
-    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="screenspot")
-    with open(out / RESULTS, "a", encoding="utf-8") as log, _progress(console) as progress:
-        bar = progress.add_task("screenspot", total=len(samples), completed=len(samples) - len(pending), acc="")
-        queue = iter(pending)
-        running: dict[Future, Sample] = {}
-        synced = time.monotonic()
-        try:
-            while True:
-                while len(running) < 2 * max(1, workers) and (sample := next(queue, None)) is not None:
-                    running[pool.submit(_timed, ask, sample)] = sample
-                if not running:
-                    break
-                finished_now, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished_now:
-                    sample = running.pop(future)
-                    record = future.result()  # re-raises ConfigError / KeyboardInterrupt only
-                    log.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-                    log.flush()  # a killed process loses nothing written; the OS gets it to disk
-                    if time.monotonic() - synced > FSYNC_EVERY:  # hundreds of lines a second: fsync each costs more
-                        os.fsync(log.fileno())
-                        synced = time.monotonic()
-                    done[unit(sample).key] = record
-                    correct += bool(record.get("success"))
-                    seen += 1
-                    progress.update(bar, advance=1, acc=f"{correct / seen:.1%} correct so far")
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-            log.flush()
-            os.fsync(log.fileno())
+    # hundreds of lines a second: an fsync each would cost more than the requests
+    with ResultsLog(out, fsync_every=FSYNC_EVERY) as log:
+        done = finished(log.records, retry_errors=True)
+        pending = [s for s in samples if unit(s).key not in done]
+        if len(pending) < len(samples):
+            console.print(f"[dim]{out}: {len(samples) - len(pending)} of {len(samples)} samples already scored; skipped[/]")
+        seen = len(samples) - len(pending)
+        correct = sum(bool(done[unit(s).key].get("success")) for s in samples if unit(s).key in done)
+        pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="screenspot")
+        with _progress(console) as progress:
+            bar = progress.add_task("screenspot", total=len(samples), completed=seen, acc="")
+            queue = iter(pending)
+            running: dict[Future, Sample] = {}
+            try:
+                while True:
+                    while len(running) < 2 * max(1, workers) and (sample := next(queue, None)) is not None:
+                        running[pool.submit(_timed, ask, sample)] = sample
+                    if not running:
+                        break
+                    finished_now, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished_now:
+                        sample = running.pop(future)
+                        record = future.result()  # re-raises ConfigError / KeyboardInterrupt only
+                        log.append(record)
+                        done[unit(sample).key] = record
+                        correct += bool(record.get("success"))
+                        seen += 1
+                        progress.update(bar, advance=1, acc=f"{correct / seen:.1%} correct so far")
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
     return [done[unit(s).key] for s in samples if unit(s).key in done]
 
 
@@ -229,17 +222,6 @@ def _timed(ask: Callable[[Sample], dict[str, Any]], sample: Sample) -> dict[str,
         "seconds": round(time.perf_counter() - started, 3),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-
-
-def _end_torn_line(path: Path) -> None:
-    """A run killed mid-write leaves a line without its newline; start the next record on its own line."""
-    if path.is_file() and path.stat().st_size:
-        with open(path, "rb") as f:
-            f.seek(-1, os.SEEK_END)
-            last = f.read(1)
-        if last != b"\n":
-            with open(path, "a", encoding="utf-8") as f:
-                f.write("\n")
 
 
 def _progress(console: Console) -> Progress:

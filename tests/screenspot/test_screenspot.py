@@ -157,8 +157,12 @@ def test_torn_last_line_is_tolerated(tmp_path: Path, v1_dir) -> None:
     with open(out / "results.jsonl", "a") as f:
         f.write('{"task": "web/1", "episo')  # killed mid-write
     model = ScriptedGrounder(centre_answers(targets))
-    summary = evaluate(load(root), model, out, SETTINGS)
-    assert len(model.prompts) == 6 and summary["scored"] == 8
+    summary = evaluate(load(root), model, out, SETTINGS, limit=5)
+    assert len(model.prompts) == 3 and summary["scored"] == 5
+    assert len(results(out)) == 5  # the fragment is gone, not kept as a corrupt middle line
+    model = ScriptedGrounder(centre_answers(targets))
+    summary = evaluate(load(root), model, out, SETTINGS)  # a second resume reads the file the first one left
+    assert len(model.prompts) == 3 and summary["scored"] == 8 and len(results(out)) == 8
 
 
 def test_interleave_takes_from_every_split(v1_dir) -> None:
