@@ -17,6 +17,7 @@ from types import ModuleType
 
 from rich.console import Console
 
+from agent.argtypes import non_negative_int, positive_float, positive_int
 from agent.errors import ConfigError
 from agent.geometry import MAX_PIXELS, MIN_PIXELS
 
@@ -62,22 +63,26 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         "with --base-url, the served model's name")
     g.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--api-key", default=None, help="API key for --base-url (default: $OPENAI_API_KEY or 'EMPTY')")
-    g.add_argument("--timeout", type=float, default=120.0, help="seconds per model request (server)")
+    g.add_argument("--timeout", type=positive_float, default=120.0, help="seconds per model request (server; default 120)")
     g.add_argument("--dtype", default="auto", help="auto (checkpoint's; fp16 becomes bf16), bfloat16, float32, float16")
     g.add_argument("--device-map", default=None, help="transformers device_map, e.g. auto, cpu, cuda:0")
     g.add_argument("--attn", default="sdpa", help="attention implementation: sdpa, flash_attention_2, eager")
-    g.add_argument("--max-new-tokens", type=int, default=256)
-    g.add_argument("--min-pixels", type=int, default=MIN_PIXELS, help=f"smallest model-space area (default {MIN_PIXELS})")
-    g.add_argument("--max-pixels", type=int, default=MAX_PIXELS, help=f"largest model-space area (default {MAX_PIXELS})")
+    g.add_argument("--max-new-tokens", type=positive_int, default=256, help="longest answer in tokens (default 256)")
+    g.add_argument("--min-pixels", type=positive_int, default=MIN_PIXELS,
+                   help=f"smallest model-space area (default {MIN_PIXELS})")
+    g.add_argument("--max-pixels", type=positive_int, default=MAX_PIXELS,
+                   help=f"largest model-space area (default {MAX_PIXELS}; not below --min-pixels)")
 
 
 def add_agent_arguments(parser: argparse.ArgumentParser, *, max_steps: int = 20,
                         max_steps_help: str = "actions before the step limit") -> None:
     """Options of the loop itself; every command that runs episodes takes them."""
     a = parser.add_argument_group("agent")
-    a.add_argument("--max-steps", type=int, default=max_steps, help=f"{max_steps_help} (default {max_steps})")
-    a.add_argument("--max-retries", type=int, default=2, help="re-asks per step after an unusable answer")
-    a.add_argument("--history-images", type=int, default=1, help="screenshots in the prompt, newest last")
+    a.add_argument("--max-steps", type=positive_int, default=max_steps, help=f"{max_steps_help} (default {max_steps})")
+    a.add_argument("--max-retries", type=non_negative_int, default=2,
+                   help="re-asks per step after an unusable answer (default 2)")
+    a.add_argument("--history-images", type=positive_int, default=1,
+                   help="screenshots in the prompt, newest last (default 1)")
     a.add_argument("--reasoning", action="store_true", help="ask for <thinking> and <conclusion> around the call")
 
 
@@ -99,6 +104,9 @@ DEFAULT_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
 
 def build_model(args: argparse.Namespace):
     """The model the options name: a server with --base-url, else transformers in-process."""
+    if args.max_pixels < args.min_pixels:
+        raise ConfigError(f"--max-pixels ({args.max_pixels}) is below --min-pixels ({args.min_pixels}): "
+                          "the model-space area must lie between them")
     if args.base_url:
         from agent.models.openai import OpenAIModel
 
@@ -129,10 +137,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if module is None:
         raise ConfigError(f"the {args.env} environment is not part of this installation")
     config = agent_config(args)
-    model = build_model(args)
     out = Path(args.out) if args.out else default_out(args.env, args.instruction)
+    writer = TrajectoryWriter(out)  # refuses a used --out before a browser, display or model is started
+    model = build_model(args)
     with module.from_args(args) as env:
-        result = Agent(model, env, config, TrajectoryWriter(out)).run(args.instruction)
+        result = Agent(model, env, config, writer).run(args.instruction)
     print_episode(out, result, console)
     announce(out, args.report, console)
     return result.exit_code
@@ -154,11 +163,21 @@ def _delegate(args: argparse.Namespace) -> int:
     return args.module.main(args)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("qwen-gui-agent")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gui-agent",
         description="Let Qwen2.5-VL operate a desktop, a browser or an Android device.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="carry out an instruction in an environment")

@@ -51,5 +51,9 @@ class ConfigError(GuiAgentError):
     """Bad options, missing weights, unknown environment; the message says how to fix it."""
 
 
+class OutputExistsError(ConfigError, FileExistsError):
+    """The output directory already holds a recorded run; found before anything is started."""
+
+
 class ModelUnavailableError(ConfigError):
     """The model server cannot be reached or does not serve the named model."""

@@ -36,6 +36,17 @@ class AgentConfig:
     history_images: int = 1  # screenshots in the prompt, newest last (cookbooks: 1; OSWorld: 4)
     reasoning: bool = False
 
+    def __post_init__(self) -> None:
+        """Refuse values that would silently do something else (a 0-step run, no screenshot in the prompt)."""
+        problems = [f"--{name.replace('_', '-')} must be at least {low}, got {value}" for name, value, low in (
+            ("max_steps", self.max_steps, 1), ("max_retries", self.max_retries, 0),
+            ("history_images", self.history_images, 1), ("min_pixels", self.min_pixels, 1))
+            if value < low]
+        if self.max_pixels < self.min_pixels:
+            problems.append(f"--max-pixels ({self.max_pixels}) is below --min-pixels ({self.min_pixels})")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
 
 @dataclass(frozen=True)
 class EpisodeResult:

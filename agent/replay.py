@@ -15,7 +15,7 @@ from rich.console import Console
 from agent.errors import ConfigError
 from agent.loop import Agent, AgentConfig
 from agent.models.replay import ReplayModel
-from agent.report import print_episode
+from agent.report import plural, print_episode
 from agent.trajectory import Trajectory, TrajectoryWriter
 from environments.replay import ReplayEnvironment
 
@@ -39,8 +39,8 @@ def replay_session(source: Path, out: Path | None, console: Console) -> int:
     expected = (recorded.result or {}).get("outcome")
     same = result.outcome == expected and result.steps == len(recorded.steps) if expected else result.outcome != "error"
     if same:
-        console.print(f"[bold green]replay matches[/]: {result.steps} steps, outcome {result.outcome}")
+        console.print(f"[bold green]replay matches[/]: {plural(result.steps, 'step')}, outcome {result.outcome}")
         return 0
-    console.print(f"[bold red]replay differs[/]: recorded {expected} after {len(recorded.steps)} steps, "
-                  f"replayed {result.outcome} after {result.steps}: {result.reason}")
+    console.print(f"[bold red]replay differs[/]: recorded {expected} after {plural(len(recorded.steps), 'step')}, "
+                  f"replayed {result.outcome} after {plural(result.steps, 'step')}: {result.reason}")
     return 1

@@ -44,8 +44,13 @@ def print_episode(out: Path, result: EpisodeResult, console: Console) -> None:
     console.print(steps_table(Trajectory.load(out)))
     style = _STYLE.get(result.outcome, "bold")
     answer = f" — answer: {result.answer!r}" if result.answer else ""
-    console.print(f"[{style}]{result.outcome}[/] after {result.steps} steps: {result.reason}{answer}")
+    console.print(f"[{style}]{result.outcome}[/] after {plural(result.steps, 'step')}: {result.reason}{answer}")
     console.print(f"trajectory: {out}")
+
+
+def plural(n: int, word: str) -> str:
+    """``1 step``, ``3 steps``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _point(xy: list[float] | None) -> str:

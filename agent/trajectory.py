@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from PIL import Image
 
+from agent.errors import OutputExistsError
 from agent.imaging import DEFAULT_FORMAT, encode, extension
 from agent.jpeg import RowJpegEncoder
 
@@ -56,18 +57,22 @@ class NullRecorder:
 
 
 class TrajectoryWriter:
-    """Writes one run into ``root`` (created; refuses a directory that already holds a run)."""
+    """Writes one run into ``root``; refuses, at once, a directory that already holds a run.
+
+    The directory is created when the run starts, so a run refused before its first step (bad options, no
+    display) leaves nothing behind.
+    """
 
     def __init__(self, root: str | Path, *, image_format: str = DEFAULT_FORMAT) -> None:
         self.root = Path(root)
         self.image_format = image_format
         if (self.root / STEPS).exists() or (self.root / RUN).exists():
-            raise FileExistsError(f"{self.root} already holds a recorded run; choose another --out directory")
-        (self.root / SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+            raise OutputExistsError(f"{self.root} already holds a recorded run; choose another --out directory")
         self._steps = None
         self._jpeg = RowJpegEncoder()
 
     def start(self, run: dict[str, Any]) -> None:
+        (self.root / SCREENSHOTS).mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.root / RUN, run)
         self._steps = open(self.root / STEPS, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
 
@@ -79,6 +84,7 @@ class TrajectoryWriter:
 
         JPEG re-encodes only the rows that ``damage`` says changed since an earlier screenshot (agent/jpeg.py).
         """
+        (self.root / SCREENSHOTS).mkdir(parents=True, exist_ok=True)
         if source and Path(source).suffix.lower() in (".png", ".jpg", ".jpeg"):
             name = f"{SCREENSHOTS}/{index:04d}{Path(source).suffix.lower()}"
             shutil.copyfile(source, self.root / name)
@@ -150,8 +156,13 @@ def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], bool]:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temp file beside ``path`` and rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write JSON to a temp file beside ``path`` and rename it over ``path``.
+
+    The temp file is created with mode 0666 filtered by the umask, like every other file of a run
+    (``tempfile.mkstemp`` would make it 0600, and the rename would keep that).
+    """
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f, ensure_ascii=False, indent=2, default=_jsonable)

@@ -36,7 +36,7 @@ class _Recorded(EnvironmentBase):
 
     def observe(self) -> Observation:
         if self.index >= len(self.steps):
-            raise ReplayMismatch(f"the recording has only {len(self.steps)} steps; the replay asked for more")
+            raise ReplayMismatch(f"the recording has only {len(self.steps)} step{'' if len(self.steps) == 1 else 's'}; the replay asked for more")
         step = self.steps[self.index]
         geometry = step["geometry"]
         return Observation(

@@ -59,7 +59,7 @@ class StepLimit(Wrapper):
 
     def observe(self) -> Observation:
         if self.executed >= self.max_steps:
-            raise StepBudgetExceeded(f"the step budget of {self.max_steps} steps was used up without terminating")
+            raise StepBudgetExceeded(f"the step budget of {self.max_steps} step{'' if self.max_steps == 1 else 's'} was used up without terminating")
         return self.env.observe()
 
     def execute(self, command: Command) -> StepResult:

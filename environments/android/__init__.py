@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from agent.argtypes import non_negative_float
+
 if TYPE_CHECKING:
     from environments.android.env import AndroidEnvironment
 
@@ -21,7 +23,8 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
                        help="adb server port (default $ANDROID_ADB_SERVER_PORT or 5037)")
     group.add_argument("--adb-capture", choices=("auto", "raw", "png"), default="png",
                        help="screenshot transfer: PNG (default), raw RGBA (no decode, 4x the bytes) or auto (raw when the device offers it)")
-    group.add_argument("--adb-settle", type=float, default=0.3, help="seconds to let the UI react after each action")
+    group.add_argument("--adb-settle", type=non_negative_float, default=0.3,
+                       help="seconds to let the UI react after each action (default 0.3)")
 
 
 def from_args(args: argparse.Namespace) -> AndroidEnvironment:
