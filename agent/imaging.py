@@ -25,7 +25,28 @@ DEFAULT_FORMAT = "jpeg"
 JPEG_QUALITY = 90
 
 
-def to_model_image(screenshot: Image.Image, size: Size) -> Image.Image:
+def decode(data: bytes) -> Image.Image | np.ndarray:
+    """A PNG or JPEG file's pixels: an 8-bit RGB PNG through libspng (pyspng) as an HxWx3 array, a third
+    faster than Pillow's decoder, which reads through the system zlib; anything else through Pillow, RGB."""
+    image = Image.open(io.BytesIO(data))
+    if image.format == "PNG" and image.mode == "RGB" and _spng() is not None:
+        array = _spng().load(data)
+        if array.ndim == 3 and array.shape[2] == 3 and array.dtype == np.uint8:
+            return array
+    image.load()
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+@cache
+def _spng():
+    try:
+        import pyspng
+    except ImportError:
+        return None
+    return pyspng
+
+
+def to_model_image(screenshot: Image.Image | np.ndarray, size: Size) -> Image.Image:
     """The screenshot at the model-space size, RGB, resized as qwen-vl-utils does (PIL's antialiased bicubic).
 
     When torch is installed its uint8 antialiased bicubic does the work in a fifth of the time (32 ms → 7 ms
@@ -33,15 +54,24 @@ def to_model_image(screenshot: Image.Image, size: Size) -> Image.Image:
     images the mean difference is under 0.1 level and 99.9% of values agree within 4 levels (within 1 at
     1080p and 4K; near-1 ratios differ most), see tests/core/test_imaging.py.
     """
+    if isinstance(screenshot, np.ndarray):  # HxWx3 uint8, as `decode` gives it
+        if screenshot.shape[1::-1] == (size.width, size.height) or _torch_interpolate() is None:
+            screenshot = Image.fromarray(screenshot)
+        else:
+            return _torch_resize(screenshot, size)
     image = screenshot if screenshot.mode == "RGB" else screenshot.convert("RGB")
     if image.size == (size.width, size.height):
         return image
-    interpolate = _torch_interpolate()
-    if interpolate is None:
+    if _torch_interpolate() is None:
         return image.resize((size.width, size.height), Image.Resampling.BICUBIC)
-    with warnings.catch_warnings():  # torch warns that the array is read-only; it is only read
+    return _torch_resize(np.asarray(image), size)
+
+
+def _torch_resize(array: np.ndarray, size: Size) -> Image.Image:
+    with warnings.catch_warnings():  # torch warns when the array is read-only; it is only read
         warnings.simplefilter("ignore", UserWarning)
-        pixels = _torch.from_numpy(np.asarray(image)).permute(2, 0, 1).unsqueeze(0)
+        pixels = _torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0)
+    interpolate = _torch_interpolate()
     planes = interpolate(pixels, size=(size.height, size.width), mode="bicubic", antialias=True)[0].numpy()
     # PIL interleaves the three contiguous planes faster than numpy copies a strided HWC view
     return Image.merge("RGB", [Image.fromarray(plane) for plane in planes])
@@ -100,6 +130,7 @@ class ModelImageCache:
         # patch in place when nothing but this cache holds the last image (the loop lets go of it first and
         # model backends keep no prompts); an image anyone still holds is copied and never changes
         image = self._image if unshared(self._image, holders=1) else self._image.copy()
+        forget_encoding(image)  # its pixels are about to change
         in_w, in_h = screenshot.size
         for x0, y0, x1, y1 in rects:
             # x * in / out rounds once (and is exact at the far edge); Pillow reads the box as C floats
@@ -184,12 +215,21 @@ def _torch_interpolate():
     return functional.interpolate
 
 
+def resize_in_one_thread() -> None:
+    """Let torch resize on the calling thread only. For a process that uses torch just to resize (an
+    evaluation against a server), OpenMP's hand-off costs more than a second core gains at screen sizes
+    (1280x720: 3.0 ms of CPU in one thread, 4.9 ms in two, and no faster by the clock), and the
+    evaluation's own workers already use every core. Not for processes running a model in torch."""
+    if _torch_interpolate() is not None:
+        _torch.set_num_threads(1)
+
+
 def encode(image: Image.Image, fmt: str = DEFAULT_FORMAT, *, quality: int = JPEG_QUALITY) -> bytes:
     """JPEG (quality ``quality``) or PNG (compress level 1: most of the size, a fraction of the time)."""
     buf = io.BytesIO()
     fmt = fmt.lower()
     if fmt in ("jpeg", "jpg"):
-        image.convert("RGB").save(buf, "JPEG", quality=quality)
+        (image if image.mode == "RGB" else image.convert("RGB")).save(buf, "JPEG", quality=quality)
     elif fmt == "png":
         image.save(buf, "PNG", compress_level=1)
     else:
@@ -197,9 +237,50 @@ def encode(image: Image.Image, fmt: str = DEFAULT_FORMAT, *, quality: int = JPEG
     return buf.getvalue()
 
 
+# ``image.info`` key of data URIs already made for exactly these pixels: {"jpeg": uri, "png": uri, "file": uri}.
+ENCODED = "gui_agent.data_uri"
+
+
 def data_uri(image: Image.Image, fmt: str = DEFAULT_FORMAT) -> str:
-    mime = "jpeg" if fmt.lower() in ("jpeg", "jpg") else fmt.lower()
-    return f"data:image/{mime};base64," + base64.b64encode(encode(image, fmt)).decode("ascii")
+    """The image as a data URI. An image that carries its own file's bytes (`from_file`) is sent as
+    those bytes (the very pixels, no decode or encode); one encoded before (`encode_once`) is not
+    encoded again."""
+    cached = image.info.get(ENCODED) or {}
+    if uri := cached.get("file") or cached.get(_canonical(fmt)):
+        return uri
+    return _uri(encode(image, fmt), fmt)
+
+
+def encode_once(image: Image.Image, fmt: str = DEFAULT_FORMAT) -> Image.Image:
+    """Encode ``image`` now and keep the data URI with it, so every later request reuses it (ScreenSpot
+    asks several questions about one screenshot; retries resend it). ``image`` must not change after."""
+    key = _canonical(fmt)
+    cached = image.info.get(ENCODED) or {}
+    if key not in cached and "file" not in cached:
+        image.info[ENCODED] = {**cached, key: _uri(encode(image, fmt), fmt)}  # a new dict: copies share the old
+    return image
+
+
+def from_file(data: bytes) -> Image.Image:
+    """A lazily decoded image that is sent as ``data`` itself (PNG, JPEG, WebP, ...): when a file already
+    has the model-space size nothing needs decoding or encoding on the client."""
+    image = Image.open(io.BytesIO(data))
+    fmt = (image.format or "png").lower()
+    image.info[ENCODED] = {"file": f"data:image/{fmt};base64," + base64.b64encode(data).decode("ascii")}
+    return image
+
+
+def forget_encoding(image: Image.Image) -> None:
+    """Drop the data URIs kept with ``image``: call it before changing the image's pixels in place."""
+    image.info.pop(ENCODED, None)
+
+
+def _canonical(fmt: str) -> str:
+    return "jpeg" if fmt.lower() in ("jpeg", "jpg") else fmt.lower()
+
+
+def _uri(data: bytes, fmt: str) -> str:
+    return f"data:image/{_canonical(fmt)};base64," + base64.b64encode(data).decode("ascii")
 
 
 def extension(fmt: str) -> str:

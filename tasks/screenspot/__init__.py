@@ -88,6 +88,10 @@ def evaluate(dataset: Dataset, model: Model, out: str | Path, settings: QuerySet
 
     console = console or Console(stderr=True)
     out = Path(out)
+    if getattr(model, "image_format", None) is not None:  # a server: torch only resizes in this process
+        from agent.imaging import resize_in_one_thread
+
+        resize_in_one_thread()
     if dataset.problems:
         console.print(f"[yellow]{len(dataset.problems)} invalid sample(s) left out:[/]")
         for line in dataset.problems[:10]:

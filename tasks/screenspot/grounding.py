@@ -10,6 +10,7 @@ no point is wrong and counted as ``wrong_format``.
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -25,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from agent.errors import ConfigError, OutOfRangeError, ParseError
 from agent.geometry import Geometry, ModelPoint, Size
-from agent.imaging import to_model_image
+from agent.imaging import decode, encode_once, from_file, to_model_image
 from agent.models.base import Model
 from agent.parser import parse_point, parse_tool_calls
 from agent.prompt import Prompt, system_prompt
@@ -40,6 +41,7 @@ PREFILL = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_c
 # of all Pro screenshots up to 4K, and a server never resizes our image a second time.
 EVAL_MAX_PIXELS = 12_845_056
 FSYNC_EVERY = 1.0  # seconds between fsyncs of results.jsonl (each line is flushed at once)
+PASS_THROUGH = ("PNG", "JPEG", "WEBP")  # formats every OpenAI-compatible server decodes: sent as they are
 EDGE_TOLERANCE = 1e-6  # pixels: absorbs float noise of the model→image round trip, nothing more
 
 
@@ -73,15 +75,25 @@ def _prompt(model_image: Image.Image, geometry: Geometry, instruction: str, sett
     )
 
 
-@lru_cache(maxsize=4)
-def _screenshot(path: Path, min_pixels: int, max_pixels: int) -> tuple[Geometry, Image.Image]:
-    """Decode and resize a screenshot once: ScreenSpot asks several questions about most screenshots and
-    decoding plus resizing costs more client time than everything else (tests/bench/bench_screenspot.py)."""
-    with Image.open(path) as opened:
-        image = opened.convert("RGB")
+@lru_cache(maxsize=8)
+def model_screenshot(path: Path, min_pixels: int, max_pixels: int, encoding: str | None = None
+                     ) -> tuple[Geometry, Image.Image]:
+    """The screenshot at model size, made once per file: ScreenSpot asks several questions about most
+    screenshots, and decoding, resizing and encoding are most of the client's work per sample
+    (tests/bench/bench_screenspot.py).
+
+    ``encoding`` (the server's image format; None for in-process models) is done here, once. A file that
+    already has the model size is neither decoded nor re-encoded for a server: its own bytes are sent.
+    """
+    data = path.read_bytes()
+    image = Image.open(io.BytesIO(data))  # reads the header only
     size = Size(*image.size)
     geometry = Geometry.for_screenshot(size, size, min_pixels=min_pixels, max_pixels=max_pixels)
-    return geometry, to_model_image(image, geometry.model)
+    if encoding is not None and image.size == (geometry.model.width, geometry.model.height) \
+            and image.format in PASS_THROUGH and image.mode in ("RGB", "L"):  # RGBA: servers composite on white
+        return geometry, from_file(data)
+    model_image = to_model_image(decode(data), geometry.model)
+    return geometry, model_image if encoding is None else encode_once(model_image, encoding)
 
 
 def score(text: str, geometry: Geometry, box: tuple[float, float, float, float]) -> Score:
@@ -118,7 +130,8 @@ def ground_sample(model: Model, sample: Sample, settings: QuerySettings) -> dict
     """Ask ``model`` about ``sample`` and score the answer; the result record for ``results.jsonl``."""
     record: dict[str, Any] = {**sample.to_dict(), "prefill": settings.prefill}
     try:
-        geometry, model_image = _screenshot(sample.image, settings.min_pixels, settings.max_pixels)
+        geometry, model_image = model_screenshot(sample.image, settings.min_pixels, settings.max_pixels,
+                                                 getattr(model, "image_format", None))
     except (OSError, ValueError) as exc:  # unreadable, or an aspect ratio the model cannot take
         return record | {"outcome": "skipped", "success": False, "reason": f"cannot use the image: {exc}"}
     box, size = sample.box, geometry.screenshot

@@ -25,6 +25,10 @@ WORKERS = (1, 4, 8)
 # requests; 1280x720 (a typical ScreenSpot web screenshot) at 50 ms shows where the client's own image work
 # caps throughput on this box; at 300 ms (a 7B model's grounding answer on one GPU) the server dominates.
 CASES = (((320, 180), 0.05, 64), ((1280, 720), 0.05, 64), ((1280, 720), 0.3, 32))
+# Client CPU per sample (one worker, a server answering at once): screenshots that need resizing, and
+# screenshots already at model size (sent as their own bytes: no decode, resize or encode).
+CPU_CASES = ((1280, 720), (1920, 1080), (1288, 728), (1932, 1092))
+CPU_SAMPLES, CPU_TARGET_MS = 48, 10.0
 
 
 def _answer(body: dict) -> str:
@@ -66,6 +70,7 @@ def _run(data: Path, base_url: str, workers: int, out: Path) -> tuple[float, flo
 
     model = OpenAIModel(base_url, "qwen", timeout=30)
     quiet = Console(file=io.StringIO())
+    load(data)  # imports outside the measurement
     started, cpu = time.perf_counter(), time.process_time()
     summary = evaluate(load(data), model, out, QuerySettings(min_pixels=3136), workers=workers, console=quiet)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -96,10 +101,42 @@ def _case(tmp: Path, size: tuple[int, int], latency: float, samples: int) -> lis
         server.join(timeout=10)
 
 
+def _cpu_per_sample(tmp: Path) -> dict[tuple[int, int], float]:
+    """Client CPU ms per sample (median of 3 runs) for each screenshot size, one worker, zero latency."""
+    ctx = mp.get_context("spawn")
+    queue, stop = ctx.Queue(), ctx.Event()
+    server = ctx.Process(target=_serve, args=(queue, stop, 0.0), daemon=True)
+    server.start()
+    try:
+        base_url = queue.get(timeout=60)
+        measured = {}
+        for size in CPU_CASES:
+            data = _dataset(tmp / f"cpu-{size[0]}", size, CPU_SAMPLES)
+            _run(data, base_url, 1, tmp / f"cpu-warm-{size[0]}")
+            runs = sorted(_run(data, base_url, 1, tmp / f"cpu-{size[0]}-{i}")[1] for i in range(3))
+            measured[size] = runs[1] / CPU_SAMPLES * 1000
+        return measured
+    finally:
+        stop.set()
+        server.join(timeout=10)
+
+
 def main() -> None:
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
+        cpu = _cpu_per_sample(Path(tmp))
         measured = {case: _case(Path(tmp), *case) for case in CASES}
+    table = Table(title="ScreenSpot client CPU per sample (1 worker, zero-latency server in its own process)")
+    for column in ("screenshot", "model size", "CPU ms/sample", f"≤ {CPU_TARGET_MS:.0f} ms"):
+        table.add_column(column, justify="right")
+    from agent.geometry import Geometry, Size
+    from tasks.screenspot.grounding import EVAL_MAX_PIXELS
+
+    for size, ms in cpu.items():
+        model = Geometry.for_screenshot(Size(*size), Size(*size), min_pixels=3136, max_pixels=EVAL_MAX_PIXELS).model
+        table.add_row(f"{size[0]}x{size[1]}", f"{model.width}x{model.height}" + (" (as is)" if model == Size(*size) else ""),
+                      f"{ms:.1f}", "yes" if ms <= CPU_TARGET_MS else "no")
+    Console(width=110).print(table)
     table = Table(title=f"ScreenSpot throughput (server in its own process; load average {load:.1f} on "
                         f"{os.cpu_count()} CPUs)")
     for column in ("image", "latency", "workers", "samples/s", "speed-up", "≥ 0.8·N", "ideal/s", "CPU ms/sample"):
