@@ -78,7 +78,8 @@ def add_agent_arguments(parser: argparse.ArgumentParser, *, max_steps: int = 20,
                         max_steps_help: str = "actions before the step limit") -> None:
     """Options of the loop itself; every command that runs episodes takes them."""
     a = parser.add_argument_group("agent")
-    a.add_argument("--max-steps", type=positive_int, default=max_steps, help=f"{max_steps_help} (default {max_steps})")
+    a.add_argument("--max-steps", type=positive_int if max_steps else non_negative_int, default=max_steps,
+                   help=f"{max_steps_help} (default {max_steps})")
     a.add_argument("--max-retries", type=non_negative_int, default=2,
                    help="re-asks per step after an unusable answer (default 2)")
     a.add_argument("--history-images", type=positive_int, default=1,

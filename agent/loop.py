@@ -29,7 +29,7 @@ Outcome = Literal["success", "failure", "step_limit", "error"]
 
 @dataclass(frozen=True)
 class AgentConfig:
-    max_steps: int = 20
+    max_steps: int = 20  # 0 only as "no cap of my own" for suites that give each task a budget (Android)
     max_retries: int = 2  # further tries per step after an unusable answer, each told what was wrong
     min_pixels: int = MIN_PIXELS
     max_pixels: int = MAX_PIXELS
@@ -39,7 +39,7 @@ class AgentConfig:
     def __post_init__(self) -> None:
         """Refuse values that would silently do something else (a 0-step run, no screenshot in the prompt)."""
         problems = [f"--{name.replace('_', '-')} must be at least {low}, got {value}" for name, value, low in (
-            ("max_steps", self.max_steps, 1), ("max_retries", self.max_retries, 0),
+            ("max_steps", self.max_steps, 0), ("max_retries", self.max_retries, 0),
             ("history_images", self.history_images, 1), ("min_pixels", self.min_pixels, 1))
             if value < low]
         if self.max_pixels < self.min_pixels:
@@ -87,6 +87,8 @@ class Agent:
     ) -> None:
         self.model = model
         self.config = config or AgentConfig()
+        if self.config.max_steps < 1:
+            raise ConfigError(f"--max-steps must be at least 1, got {self.config.max_steps}")
         self.env = StepLimit(env, self.config.max_steps)
         self.recorder = recorder or NullRecorder()
 

@@ -58,9 +58,11 @@ def test_nonsense_values_exit_2_before_anything_is_written(option: list[str], me
 
 
 def test_agent_config_refuses_the_same_nonsense_from_python() -> None:
-    for bad in ({"max_steps": 0}, {"max_retries": -1}, {"history_images": 0}, {"min_pixels": 10, "max_pixels": 5}):
+    for bad in ({"max_steps": -1}, {"max_retries": -1}, {"history_images": 0}, {"min_pixels": 10, "max_pixels": 5}):
         with pytest.raises(ConfigError):
             AgentConfig(**bad)
+    with pytest.raises(ConfigError, match="--max-steps must be at least 1, got 0"):
+        Agent(ReplayModel([]), CanvasEnvironment(Size(64, 64)), AgentConfig(max_steps=0))
 
 
 def test_a_used_out_is_refused_before_the_environment_starts(one_step_session: Path) -> None:
