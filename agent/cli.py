@@ -95,6 +95,12 @@ def agent_config(args: argparse.Namespace):
                        max_pixels=args.max_pixels, history_images=args.history_images, reasoning=args.reasoning)
 
 
+def add_safety_arguments(parser: argparse.ArgumentParser) -> None:
+    from environments.safety import add_arguments
+
+    add_arguments(parser)
+
+
 def add_report_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", action="store_true",
                         help="write the HTML report (OUT/report.html) at the end, as `gui-agent view OUT` does")
@@ -133,16 +139,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     from agent.report import print_episode
     from agent.trajectory import TrajectoryWriter
     from agent.viewer import announce
+    from environments import safety
 
     module = _module(ENVIRONMENTS[args.env])
     if module is None:
         raise ConfigError(f"the {args.env} environment is not part of this installation")
     config = agent_config(args)
+    rules = safety.load_options(args)
     out = Path(args.out) if args.out else default_out(args.env, args.instruction)
     writer = TrajectoryWriter(out)  # refuses a used --out before a browser, display or model is started
     model = build_model(args)
     with module.from_args(args) as env:
-        result = Agent(model, env, config, writer).run(args.instruction)
+        result = Agent(model, safety.wrap(env, args, rules, out), config, writer).run(args.instruction)
     print_episode(out, result, console)
     announce(out, args.report, console)
     return result.exit_code
@@ -188,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_argument(run)
     add_agent_arguments(run)
     add_model_arguments(run)
+    add_safety_arguments(run)
     for name, module_name in ENVIRONMENTS.items():
         module = _module(module_name)
         if module is not None:

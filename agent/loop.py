@@ -24,7 +24,7 @@ from environments.wrappers import StepLimit
 from tools import get_tool
 from tools.base import Action, Tool
 
-Outcome = Literal["success", "failure", "step_limit", "error"]
+Outcome = Literal["success", "failure", "step_limit", "stuck", "stopped", "error"]
 
 
 @dataclass(frozen=True)
@@ -207,9 +207,9 @@ class Agent:
                 record.update(_action_record(action, command))  # only what was really executed
                 record["result"] = {
                     "done": outcome.done, "outcome": outcome.outcome, "reason": outcome.reason, "info": outcome.info,
-                }
-                episode.history.append(history_entry(episode.tool.name, action, generation.text,
-                                                     reasoning=self.config.reasoning))
+                } | ({"notes": list(outcome.notes)} if outcome.notes else {})
+                entry = history_entry(episode.tool.name, action, generation.text, reasoning=self.config.reasoning)
+                episode.history.append(entry + (f" ({'; '.join(outcome.notes)})" if outcome.notes else ""))
         return action, command, outcome
 
     @staticmethod

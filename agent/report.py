@@ -11,7 +11,8 @@ from rich.table import Table
 from agent.loop import EpisodeResult
 from agent.trajectory import Trajectory
 
-_STYLE = {"success": "bold green", "failure": "bold red", "step_limit": "bold yellow", "error": "bold red"}
+_STYLE = {"success": "bold green", "failure": "bold red", "step_limit": "bold yellow", "stuck": "bold yellow",
+          "stopped": "bold yellow", "error": "bold red"}
 
 
 def steps_table(trajectory: Trajectory, title: str = "") -> Table:

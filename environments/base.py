@@ -88,12 +88,15 @@ class Command:
 
 @dataclass(frozen=True)
 class StepResult:
-    """What executing one command did. ``done`` ends the episode (task finished, recording exhausted)."""
+    """What executing one command did. ``done`` ends the episode (task finished, recording exhausted, a
+    wrapper stopped it). ``notes`` are told to the model with this step in its history (a denied action,
+    a screen that did not change), so it can act on them."""
 
     done: bool = False
-    outcome: Literal["success", "failure"] | None = None
+    outcome: Literal["success", "failure", "stuck", "stopped"] | None = None
     reason: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
 
 @runtime_checkable

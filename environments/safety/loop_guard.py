@@ -1,0 +1,126 @@
+"""`LoopGuard`: notices when actions stop changing anything, tells the model, and ends a hopeless episode.
+
+After every screen action it looks at the screen the next step will see (it hands that same observation
+to the loop, so nothing is captured twice) and records whether it visibly changed: the environment's
+damage report says "nothing" for free when it has one, otherwise pixels are compared (a handful of
+changed pixels counts as a change: a false "unchanged" would mislead the model, a false "changed" only
+makes the guard lenient). Each step is fingerprinted by its action and the screen it was chosen on
+(screens that differ only by a blinking caret are the same screen). Two counters:
+
+- ``repeats``: how often this action was already taken on this same screen (a loop, or a ping-pong
+  between two screens that keeps coming back);
+- ``unchanged``: consecutive actions after which the screen did not change (useless moves).
+
+When either reaches ``warn_after`` the model reads it in its history; at ``stop_after`` the episode ends
+with outcome ``stuck``. Defaults: warn after 3, stop after 6.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageChops
+
+from environments.base import Command, Environment, Observation, StepResult
+from environments.wrappers import Wrapper
+
+WARN_AFTER, STOP_AFTER = 3, 6
+NOT_SCREEN_ACTIONS = ("terminate", "answer")
+PIXEL_LEVEL = 24  # a channel difference below this is encoding noise, not a visible change
+CHANGED_PIXELS = 4  # fewer differing pixels than this is no change
+THUMB = 256  # screens are told apart at this width ...
+SAME_SCREEN_PIXELS = 6  # ... and are the same screen when fewer pixels than this differ (a blinking caret)
+
+
+@dataclass
+class _Screen:
+    gray: Image.Image  # full resolution, for "did it change"
+    thumb: np.ndarray  # small, for "is it a screen seen before"
+    frame: int | None
+
+
+class LoopGuard(Wrapper):
+    """Records ``info["guard"]`` per step; notes for the model; ``stuck`` after ``stop_after``."""
+
+    def __init__(self, env: Environment, *, warn_after: int = WARN_AFTER, stop_after: int = STOP_AFTER) -> None:
+        super().__init__(env)
+        if warn_after < 1 or stop_after < warn_after:
+            raise ValueError(f"need 1 <= warn_after <= stop_after, got {warn_after} and {stop_after}")
+        self.warn_after, self.stop_after = warn_after, stop_after
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self._screens: list[np.ndarray] = []  # thumbnails of distinct screens seen, in order
+        self._counts: dict[tuple[str, int], int] = {}
+        self._current: _Screen | None = None
+        self._pending: Observation | None = None
+        self.unchanged = 0
+
+    def reset(self) -> Observation:
+        self._reset_state()
+        return self._look(self.env.reset())
+
+    def observe(self) -> Observation:
+        if self._pending is not None:  # taken right after the last action: the screen as it is now
+            observation, self._pending = self._pending, None
+            return observation
+        return self._look(self.env.observe())
+
+    def execute(self, command: Command) -> StepResult:
+        result = self.env.execute(command)
+        if command.name in NOT_SCREEN_ACTIONS or result.done or self._current is None:
+            return result
+        before = self._current
+        fingerprint = (json.dumps(command.action.to_json_dict(), sort_keys=True), self._screen_id(before.thumb))
+        repeats = self._counts.get(fingerprint, 0) + 1
+        self._counts[fingerprint] = repeats
+        after = self._pending = self._look(self.env.observe())
+        changed = _changed(before, self._current, after)
+        self.unchanged = 0 if changed else self.unchanged + 1
+        notes = list(result.notes)
+        if not changed:
+            notes.append("the screen did not change")
+        guard: dict[str, Any] = {"changed": changed, "repeats": repeats, "unchanged_in_a_row": self.unchanged}
+        worst = max(repeats, self.unchanged)
+        if worst >= self.stop_after:
+            why = (f"the same action on the same screen {repeats} times" if repeats >= self.stop_after
+                   else f"{self.unchanged} actions in a row without changing the screen")
+            guard["note"] = f"stuck: {why}"
+            return replace(result, done=True, outcome="stuck", reason=f"the agent is stuck: {why}",
+                           info={**result.info, "guard": guard}, notes=tuple(notes))
+        if worst >= self.warn_after:
+            guard["note"] = (f"you have done this {repeats} times on this same screen" if repeats >= self.warn_after
+                             else f"{self.unchanged} actions in a row changed nothing")
+            notes.append(f"{guard['note']}; try something different")
+        return replace(result, info={**result.info, "guard": guard}, notes=tuple(notes))
+
+    def _look(self, observation: Observation) -> Observation:
+        gray = observation.screenshot.convert("L")
+        thumb = np.asarray(gray.resize((THUMB, max(1, round(THUMB * gray.height / gray.width))), Image.BILINEAR),
+                           dtype=np.int16)
+        self._current = _Screen(gray, thumb, observation.frame)
+        return observation
+
+    def _screen_id(self, thumb: np.ndarray) -> int:
+        for index, seen in enumerate(self._screens):
+            if seen.shape == thumb.shape and int((np.abs(seen - thumb) > PIXEL_LEVEL).sum()) < SAME_SCREEN_PIXELS:
+                return index
+        self._screens.append(thumb)
+        return len(self._screens) - 1
+
+    def describe(self) -> dict[str, Any]:
+        return self.env.describe() | {"loop_guard": {"warn_after": self.warn_after, "stop_after": self.stop_after}}
+
+
+def _changed(before: _Screen, after: _Screen, observation: Observation) -> bool:
+    damage = observation.damage
+    if damage is not None and damage.since == before.frame and not damage.boxes:
+        return False  # the environment says nothing was drawn since the screen the action was chosen on
+    if before.gray.size != after.gray.size:
+        return True
+    difference = ImageChops.difference(before.gray, after.gray)
+    histogram = difference.histogram()
+    return sum(histogram[PIXEL_LEVEL:]) >= CHANGED_PIXELS
