@@ -9,8 +9,8 @@ callback that runs one unit and returns its result dict. The runner owns the res
 - ``OUT/<task>-<episode>/``: the unit's own directory (a trajectory), handed to the callback;
 - resume: units already in ``results.jsonl`` are skipped; a directory left by an earlier attempt (an
   interrupted unit, or an error being retried) is kept, renamed ``<dir>.attempt-N``, and the unit runs again;
-- ``OUT/eval.json``: the options the run was started with; resuming with different ones is refused,
-  so one results file never mixes two models;
+- ``OUT/eval.json``: the options of the latest start; resuming with ones that change results is refused,
+  so one results file never mixes two models (where the server is, or how many workers ask it, may change);
 - a rich progress bar while running and a per-task table at the end.
 
 Result dicts use these keys when they apply (the table reads them; anything else is kept verbatim):
@@ -71,21 +71,29 @@ def plan(tasks: Iterable[str], episodes: int, seed: int = 0) -> list[Unit]:
     return [Unit(task, i, seed + i) for task in tasks for i in range(episodes)]
 
 
-def check_config(out: Path, config: dict[str, Any]) -> None:
-    """Write ``eval.json`` on the first run; on a resume refuse options that differ from it."""
+# Options that say where or how fast results come, not what they are: a moved server is the same run.
+NOT_COMPARED = frozenset({"base_url", "api_key", "timeout", "workers"})
+
+
+def check_config(out: Path, config: dict[str, Any], *, has_results: bool = True) -> None:
+    """Refuse to resume ``out`` with options that change results; (re)write ``eval.json`` otherwise.
+
+    Only options that change what a unit's result is are compared (`NOT_COMPARED` are not). With no
+    results yet (``has_results`` False: an earlier attempt stopped before any unit finished, say on a
+    typo'd --model) there is nothing to protect and the new options replace the old ones.
+    """
     path = out / EVAL
     config = json.loads(json.dumps(config, default=str))  # what it will look like when read back
-    if not path.is_file():
-        write_json_atomic(path, config)
-        return
-    before = json.loads(path.read_text("utf-8"))
-    changed = [f"{k}: {before.get(k)!r} then, {config.get(k)!r} now" for k in sorted(before.keys() | config.keys())
-               if before.get(k) != config.get(k)]
-    if changed:
-        raise ConfigError(
-            f"{out} holds results of a run with other options ({'; '.join(changed)}). Resume with the same "
-            "options, or pass another --out directory for a new run."
-        )
+    if path.is_file() and has_results:
+        before = json.loads(path.read_text("utf-8"))
+        changed = [f"{k}: {before.get(k)!r} then, {config.get(k)!r} now"
+                   for k in sorted((before.keys() | config.keys()) - NOT_COMPARED) if before.get(k) != config.get(k)]
+        if changed:
+            raise ConfigError(
+                f"{out} holds results of a run with other options ({'; '.join(changed)}). Resume with the same "
+                "options, or pass another --out directory for a new run."
+            )
+    write_json_atomic(path, config)
 
 
 def run_units(
@@ -106,10 +114,10 @@ def run_units(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    if config is not None:
-        check_config(out, config)
     console = console or Console(stderr=True)
     with ResultsLog(out) as log:
+        if config is not None:
+            check_config(out, config, has_results=bool(log.records))
         done = finished(log.records, retry_errors=retry_errors)
         pending = [u for u in units if u.key not in done]
         if len(pending) < len(units):

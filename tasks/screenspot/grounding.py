@@ -186,10 +186,10 @@ def run_samples(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    check_config(out, config)
     console = console or Console(stderr=True)
     # hundreds of lines a second: an fsync each would cost more than the requests
     with ResultsLog(out, fsync_every=FSYNC_EVERY) as log:
+        check_config(out, config, has_results=bool(log.records))
         done = finished(log.records, retry_errors=True)
         pending = [s for s in samples if unit(s).key not in done]
         if len(pending) < len(samples):

@@ -106,3 +106,34 @@ def test_summary_and_table():
     console.print(results_table(rows, "MiniWoB++"))
     text = console.export_text()
     assert "50.0% (1)" in text and "33.3% (1)" in text and "MiniWoB++" in text
+
+
+def test_resume_compares_only_options_that_change_results(tmp_path):
+    """A moved server (base_url) or more workers is the same run; another model is not."""
+    quiet = Console(file=io.StringIO())
+    run_units(plan(["a"], 1), _recording_callback([]), tmp_path, config={"model": "x", "base_url": "http://a/v1"},
+              console=quiet)
+    calls: list[str] = []
+    run_units(plan(["a"], 2), _recording_callback(calls), tmp_path, console=quiet,
+              config={"model": "x", "base_url": "http://b:8001/v1", "workers": 4})
+    assert calls == ["a#1"]
+    assert json.loads((tmp_path / "eval.json").read_text())["base_url"] == "http://b:8001/v1"  # the latest start
+    with pytest.raises(ConfigError, match="model: 'x' then, 'y' now") as refused:
+        run_units(plan(["a"], 2), _recording_callback([]), tmp_path, config={"model": "y", "base_url": "http://b/v1"},
+                  console=quiet)
+    assert "base_url" not in str(refused.value)
+
+
+def test_a_start_that_stopped_before_any_result_does_not_block_the_corrected_one(tmp_path):
+    """A typo'd --model stops the first unit (a ConfigError, nothing recorded); the fixed command must run."""
+    quiet = Console(file=io.StringIO())
+
+    def unknown_model(unit, directory):
+        raise ConfigError("the server does not serve model 'qwne'")
+
+    with pytest.raises(ConfigError, match="qwne"):
+        run_units(plan(["a"], 1), unknown_model, tmp_path, config={"model": "qwne"}, console=quiet)
+    assert (tmp_path / "eval.json").is_file() and load_results(tmp_path) == []
+    calls: list[str] = []
+    run_units(plan(["a"], 1), _recording_callback(calls), tmp_path, config={"model": "qwen"}, console=quiet)
+    assert calls == ["a#0"] and json.loads((tmp_path / "eval.json").read_text())["model"] == "qwen"

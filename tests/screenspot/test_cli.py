@@ -85,3 +85,18 @@ def test_cli_in_process_tiny_random_qwen25vl(tmp_path: Path) -> None:
     assert all(r["answer"].startswith(PREFILL) and r["model_size"][0] * r["model_size"][1] <= 50_000 for r in records)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["scored"] == 3 and summary["settings"]["model"] == "tiny"
+
+
+def test_cli_typo_in_model_then_the_corrected_command_and_a_moved_server(tmp_path: Path, capsys) -> None:
+    """The first start fails on an unknown --model before any sample is scored; the fixed command runs, and
+    resuming against the same model on another port (a restarted server) is the same evaluation."""
+    targets = make_v1(tmp_path / "v1")
+    common = ["eval", "screenspot", "--data", str(tmp_path / "v1"), "--out", str(tmp_path / "out")]
+    with ScriptedServer(_grounder(targets, prefill=True)) as server:
+        assert main([*common, "--base-url", server.base_url, "--model", "qwne"]) == 2
+        assert "qwne" in capsys.readouterr().err
+        assert main([*common, "--base-url", server.base_url, "--model", "qwen", "--limit", "4"]) == 0
+    with ScriptedServer(_grounder(targets, prefill=True)) as moved:
+        assert main([*common, "--base-url", moved.base_url, "--model", "qwen"]) == 0
+        assert len(moved.requests) == len(targets) - 4
+    assert "other options" not in capsys.readouterr().err
