@@ -25,7 +25,13 @@ from agent.errors import ActionValidationError, ConfigError, EnvironmentFailure
 from agent.geometry import ScreenPoint, Size
 from environments.base import Command, EnvironmentBase, Observation, StepResult
 from environments.browser_keys import to_playwright_keys
-from environments.chromium import find_chromium, launch_browser, launch_error, start_playwright  # noqa: F401
+from environments.chromium import (  # noqa: F401
+    find_chromium,
+    launch_browser,
+    launch_error,
+    sandbox_decision,
+    start_playwright,
+)
 
 if TYPE_CHECKING:
     import argparse
@@ -69,6 +75,7 @@ class BrowserEnvironment(EnvironmentBase):
         image_format: str = "jpeg",
         settle_timeout_ms: int = SETTLE_TIMEOUT_MS,
         browser: Any = None,
+        sandbox: bool = True,
     ) -> None:
         if device_scale_factor <= 0:
             raise ConfigError(f"--device-scale-factor must be positive, got {device_scale_factor}")
@@ -76,6 +83,7 @@ class BrowserEnvironment(EnvironmentBase):
             raise ValueError(f"image_format must be jpeg or png, got {image_format!r}")
         self.url, self.viewport, self.scale = url, viewport, float(device_scale_factor)
         self.headless, self.user_data_dir = headless, user_data_dir
+        self.sandbox = sandbox_decision(disable=not sandbox) if browser is None else None  # a shared one: its owner's
         self.allow_domains = tuple(d.lower().lstrip(".") for d in allow_domains)
         self.image_format, self.settle_timeout_ms = image_format, settle_timeout_ms
         self.cursor = ScreenPoint(0, 0)
@@ -96,7 +104,7 @@ class BrowserEnvironment(EnvironmentBase):
         if shared is not None:  # a browser owned by the caller: this environment owns one context of it
             self.context = shared.new_context(**context_options)
         else:
-            self._playwright, options = start_playwright(self.headless)
+            self._playwright, options = start_playwright(self.headless, self.sandbox)
             try:
                 if self.user_data_dir:
                     self.context = self._playwright.chromium.launch_persistent_context(
@@ -392,6 +400,7 @@ class BrowserEnvironment(EnvironmentBase):
             "headless": self.headless, "allow_domains": list(self.allow_domains),
             "user_data_dir": self.user_data_dir, "image_format": self.image_format,
             "browser_version": self.context.browser.version if self.context.browser else None,
+            "sandbox": self.sandbox.to_dict() if self.sandbox else "shared browser",
         }
 
 
@@ -429,6 +438,9 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
                        help="only allow navigation to DOMAIN and its subdomains (repeatable)")
     group.add_argument("--user-data-dir", default=None, help="persistent browser profile directory")
     group.add_argument("--headed", action="store_true", help="show the browser window (needs DISPLAY)")
+    group.add_argument("--no-browser-sandbox", action="store_true",
+                       help="run Chromium without its sandbox (it is turned off by itself only as root or where it "
+                            "cannot start; recorded in run.json)")
 
 
 def from_args(args: argparse.Namespace) -> BrowserEnvironment:
@@ -437,4 +449,5 @@ def from_args(args: argparse.Namespace) -> BrowserEnvironment:
     except ValueError as exc:
         raise ConfigError(f"--viewport: {exc}") from None
     return BrowserEnvironment(args.url, viewport, args.device_scale_factor, headless=not args.headed,
-                              allow_domains=tuple(args.allow_domain), user_data_dir=args.user_data_dir)
+                              allow_domains=tuple(args.allow_domain), user_data_dir=args.user_data_dir,
+                              sandbox=not args.no_browser_sandbox)
