@@ -21,6 +21,10 @@ class ParseError(ModelOutputError):
     """The model's text holds no usable tool call / box / point."""
 
 
+class CutOffAnswer(ParseError):
+    """The answer stops inside a value (the token limit): reading it would invent a different action."""
+
+
 class ActionValidationError(ModelOutputError):
     """A tool call was found but its arguments break the tool's schema."""
 

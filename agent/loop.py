@@ -191,10 +191,12 @@ class Agent:
                 generation = self.model.generate(prompt)
                 timings["model"] = timings.get("model", 0) + time.perf_counter() - t
                 tried = {"raw": generation.text, "feedback": feedback}
+                if generation.finish_reason:
+                    tried["finish_reason"] = generation.finish_reason
                 record["attempts"].append(tried)
                 try:
                     t = time.perf_counter()
-                    action = self._parse(episode.tool, generation.text, tried)
+                    action = self._parse(episode.tool, generation.text, tried, cut_off=generation.cut_off)
                     command = to_command(action, geometry)
                     timings["parse"] = timings.get("parse", 0) + time.perf_counter() - t
                     tried["action"] = action.to_json_dict()
@@ -208,13 +210,14 @@ class Agent:
                 record["result"] = {
                     "done": outcome.done, "outcome": outcome.outcome, "reason": outcome.reason, "info": outcome.info,
                 } | ({"notes": list(outcome.notes)} if outcome.notes else {})
-                entry = history_entry(episode.tool.name, action, generation.text, reasoning=self.config.reasoning)
+                entry = history_entry(episode.tool.name, action, generation.text, reasoning=self.config.reasoning,
+                                      complete=not generation.cut_off)
                 episode.history.append(entry + (f" ({'; '.join(outcome.notes)})" if outcome.notes else ""))
         return action, command, outcome
 
     @staticmethod
-    def _parse(tool: Tool, text: str, tried: dict) -> Action:
-        calls = parse_tool_calls(text)
+    def _parse(tool: Tool, text: str, tried: dict, *, cut_off: bool = False) -> Action:
+        calls = parse_tool_calls(text, cut_off=cut_off)
         call = calls[0]
         if call.name not in (None, tool.name):
             raise ModelOutputError(f"unknown function {call.name!r}; call {tool.name}")

@@ -3,27 +3,42 @@
 Everything here either returns a value or raises `ParseError` with a reason the model can act on;
 no other exception escapes, whatever the input (fuzzed with hypothesis in the tests). Model text is
 only ever read as data: JSON, then JSON5 for the forgiving cases, never evaluated.
+
+An answer cut off by the token limit never becomes an action it did not spell out (`agent.scan`): a
+value the text stops inside is a `CutOffAnswer`. ``cut_off=True`` (the backend reported
+``finish_reason == "length"``) goes further: nothing is closed for the model, only calls it closed
+itself are read, and a bare ``(x, y)`` at the very end may be the first corner of a box, so it is not
+read either.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-import json5
-
-from agent.errors import ParseError
+from agent.errors import CutOffAnswer, ParseError
+from agent.scan import scan, tail
 
 _CLOSE_TAG = "</tool_call>"
 _CLOSE_LOOKALIKES = ("⚗", "📐")  # seen in place of </tool_call> (Qwen3-VL#870)
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)(?=</tool_call>|<tool_call>|\Z)", re.S)
 _FENCE = re.compile(r"```[a-zA-Z0-9_-]*\s*\n?(.*?)(?:```|\Z)", re.S)
 _POINTS_TAG = re.compile(r"<points?\b([^>]*)>(.*?)(?:</points?>|\Z)", re.S)
-_ATTR = re.compile(r"""\b([xy])(\d*)\s*=\s*["']?(-?\d+(?:\.\d+)?)""")
-_BARE_PAIR = re.compile(r"[\[(]\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*[\])]")
+_POINTS_OPEN = re.compile(r"<points?\b[^>]*\Z")  # a tag cut inside its attributes
+_NUM = r"(-?\d+(?:\.\d+)?)"
+# an attribute value counts once it has ended: a closing quote, or a space / > / after a bare number
+_ATTR = re.compile(rf"""\b([xy])(\d*)\s*=\s*(?:"{_NUM}"|'{_NUM}'|{_NUM}(?=[\s>/]))""")
+_PAIR = rf"\(\s*{_NUM}\s*,\s*{_NUM}\s*\)"
+_BARE_PAIR = re.compile(rf"[\[(]\s*{_NUM}\s*,\s*{_NUM}\s*[\])]")
+_BARE_BOX = re.compile(rf"{_PAIR}\s*,\s*{_PAIR}")  # Qwen2-VL box tokens after a server skipped special tokens
+_BOX_START, _BOX_END = "<|box_start|>", "<|box_end|>"
+_REF_START, _REF_END = "<|object_ref_start|>", "<|object_ref_end|>"
+_REF = re.compile(r"<\|object_ref_start\|>(.*?)(?:<\|object_ref_end\|>|\Z)\s*\Z", re.S)
+_CALL_START = re.compile(r"""\{\s*["']?(?:name|action|function)\b""")
 _MAX_TEXT = 200_000
+_CUT = "your answer was cut off inside a value ({tail}), so it cannot be used; answer again with {what}"
+_ONE_CALL = "one short, complete tool call"
 
 
 @dataclass(frozen=True)
@@ -36,7 +51,7 @@ class ToolCall:
 
 @dataclass(frozen=True)
 class Box:
-    """A ``bbox_2d`` in the pixels of the image the model saw."""
+    """A ``bbox_2d`` (or a Qwen2-VL box-token pair) in the pixels of the image the model saw."""
 
     x1: float
     y1: float
@@ -48,26 +63,54 @@ class Box:
     def center(self) -> tuple[float, float]:
         return (self.x1 + self.x2) / 2, (self.y1 + self.y2) / 2
 
+    @classmethod
+    def of(cls, x1: float, y1: float, x2: float, y2: float, label: str = "") -> Box:
+        """Corners in either order."""
+        return cls(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2), label)
+
 
 # -- tool calls --------------------------------------------------------------------------------------
-def parse_tool_calls(text: str) -> list[ToolCall]:
-    """Every tool call in ``text``, in order. Raises `ParseError` when there is none."""
-    text = _check_text(text)
+def parse_tool_calls(text: str, *, cut_off: bool = False) -> list[ToolCall]:
+    """Every complete tool call in ``text``, in order. Raises `ParseError` when there is none.
+
+    ``cut_off``: the backend stopped at the token limit; only objects the model closed itself count.
+    """
+    calls, cut = _calls(_check_text(text), cut_off)
+    if calls:
+        return calls
+    if cut:
+        raise _cut(cut, _ONE_CALL)
+    if cut_off:
+        raise CutOffAnswer(f"your answer reached the token limit before it held a complete tool call; answer again "
+                           f"with {_ONE_CALL}, and keep any text before it short")
+    if "<tool_call>" in text:
+        raise ParseError(
+            "the <tool_call> block holds no JSON object like "
+            '{"name": "<function-name>", "arguments": {"action": ...}}'
+        )
+    raise ParseError(
+        "no tool call found; answer with <tool_call>\n"
+        '{"name": "<function-name>", "arguments": {"action": ...}}\n</tool_call>'
+    )
+
+
+def _calls(text: str, cut_off: bool) -> tuple[list[ToolCall], str]:
+    """The complete calls, and the tail of a call the text stops inside."""
     for mark in _CLOSE_LOOKALIKES:
         text = text.replace(mark, _CLOSE_TAG)
     segments = _TOOL_CALL.findall(text) if "<tool_call>" in text else [text]
-    calls = [call for segment in segments for obj in _objects(_unfence(segment)) if (call := _as_call(obj))]
-    if not calls:
-        if "<tool_call>" in text:
-            raise ParseError(
-                "the <tool_call> block holds no JSON object like "
-                '{"name": "<function-name>", "arguments": {"action": ...}}'
-            )
-        raise ParseError(
-            "no tool call found; answer with <tool_call>\n"
-            '{"name": "<function-name>", "arguments": {"action": ...}}\n</tool_call>'
-        )
-    return calls
+    calls: list[ToolCall] = []
+    cut = ""
+    for segment in segments:
+        found = scan(_unfence(segment), close=None if cut_off else _closable_call)
+        calls += [call for obj in found.values if (call := _as_call(obj))]
+        cut = cut or found.cut
+    return calls, cut
+
+
+def _closable_call(obj: Any) -> bool:
+    """A call missing only its own closing brace: its arguments are complete, so nothing is invented."""
+    return isinstance(obj, dict) and "name" in obj and isinstance(obj.get("arguments"), (dict, str))
 
 
 def _as_call(obj: Any) -> ToolCall | None:
@@ -77,8 +120,8 @@ def _as_call(obj: Any) -> ToolCall | None:
         obj = obj["function"]
     if "name" in obj and ("arguments" in obj or "parameters" in obj):
         arguments = obj.get("arguments", obj.get("parameters"))
-        if isinstance(arguments, str):  # "arguments" given as a JSON string
-            arguments = next(iter(_objects(arguments)), arguments)
+        if isinstance(arguments, str):  # "arguments" given as a JSON string (read as it is, never repaired)
+            arguments = next(iter(scan(arguments).values), arguments)
         if not isinstance(arguments, dict):
             arguments = {"_invalid": arguments}
         return ToolCall(str(obj["name"]), arguments)
@@ -89,19 +132,63 @@ def _as_call(obj: Any) -> ToolCall | None:
 
 # -- grounding ---------------------------------------------------------------------------------------
 def parse_boxes(text: str) -> list[Box]:
-    """Every ``bbox_2d`` (or ``bbox``) in a JSON answer; complete items of a truncated list are kept."""
+    """Every box in the answer: ``bbox_2d`` (or ``bbox``) JSON, or Qwen2-VL box tokens.
+
+    Complete items of a truncated list are kept; a cut item is dropped. Box tokens
+    ``<|object_ref_start|>label<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>`` are read as
+    absolute pixels of the resized image, like ``bbox_2d`` (Qwen2-VL used 0-1000 there; the Qwen2.5-VL
+    answers seen in public reports carry values above 1000). A malformed one is a `ParseError`.
+    """
     text = _check_text(text)
+    if _BOX_START in text or _REF_START in text:
+        return _box_tokens(text)
     boxes = []
-    for obj in _objects(_unfence(text), lists=True, repair=False):
+    found = scan(_unfence(text), lists=True)
+    for obj in found.values:
         for item in _flatten(obj):
             box = item.get("bbox_2d", item.get("bbox")) if isinstance(item, dict) else None
             if _numbers(box, 4):
-                x1, y1, x2, y2 = (float(v) for v in box)
                 label = item.get("label", item.get("text", ""))
-                boxes.append(Box(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2), str(label)))
-    if not boxes:
-        raise ParseError('no box found; answer with [{"bbox_2d": [x1, y1, x2, y2], "label": "..."}]')
+                boxes.append(Box.of(*(float(v) for v in box), str(label)))
+    if not boxes and (match := _BARE_BOX.search(text)):
+        boxes.append(Box.of(*(float(v) for v in match.groups())))
+    if boxes:
+        return boxes
+    if found.cut:
+        raise _cut(found.cut, 'complete boxes: [{"bbox_2d": [x1, y1, x2, y2], "label": "..."}]')
+    raise ParseError('no box found; answer with [{"bbox_2d": [x1, y1, x2, y2], "label": "..."}]')
+
+
+def _box_tokens(text: str) -> list[Box]:
+    """Every ``<|box_start|>(x1,y1),(x2,y2)<|box_end|>``, labelled by the object_ref just before it."""
+    if _BOX_START not in text:  # an object named, and no box for it
+        where = text[text.index(_REF_START):]
+        if _REF_END in where and where.split(_REF_END, 1)[1].strip():
+            raise ParseError(f"the answer names an object ({tail(where)}) but gives no "
+                             f"{_BOX_START}(x1,y1),(x2,y2){_BOX_END} for it")
+        raise _cut(where, f"a complete box: {_BOX_START}(x1,y1),(x2,y2){_BOX_END}")
+    boxes = []
+    pieces = text.split(_BOX_START)
+    for before, piece in zip(pieces, pieces[1:]):
+        if _BOX_END not in piece:
+            body = piece.split("<|", 1)[0]
+            if "<|" in piece or _full_box(body):  # something else follows, or two points and no end token
+                raise ParseError(f"the box {_BOX_START}{tail(body)} has no {_BOX_END}; write "
+                                 f"{_BOX_START}(x1,y1),(x2,y2){_BOX_END}")
+            raise _cut(_BOX_START + piece, f"a complete box: {_BOX_START}(x1,y1),(x2,y2){_BOX_END}")
+        body = piece.split(_BOX_END, 1)[0]
+        corners = _full_box(body)
+        if corners is None:
+            raise ParseError(f"the box {_BOX_START}{tail(body)}{_BOX_END} must hold exactly two points, "
+                             f"{_BOX_START}(x1,y1),(x2,y2){_BOX_END}")
+        ref = _REF.search(before)
+        boxes.append(Box.of(*corners, ref.group(1).strip() if ref else ""))
     return boxes
+
+
+def _full_box(body: str) -> tuple[float, float, float, float] | None:
+    match = _BARE_BOX.fullmatch(body.strip())
+    return tuple(float(v) for v in match.groups()) if match else None  # type: ignore[return-value]
 
 
 def parse_points(text: str) -> list[tuple[float, float, str]]:
@@ -110,45 +197,56 @@ def parse_points(text: str) -> list[tuple[float, float, str]]:
     points: list[tuple[float, float, str]] = []
     for attrs, phrase in _POINTS_TAG.findall(text):
         coords: dict[str, dict[str, float]] = {}
-        for axis, index, value in _ATTR.findall(attrs):
-            coords.setdefault(index, {})[axis] = float(value)
+        for axis, index, *values in _ATTR.findall(attrs + ">"):  # the tag did end: ">" was matched
+            coords.setdefault(index, {})[axis] = float(next(v for v in values if v))
         alt = re.search(r'alt\s*=\s*"([^"]*)"', attrs)
         label = phrase.strip() or (alt.group(1) if alt else "")
         points += [(c["x"], c["y"], label) for _, c in sorted(coords.items()) if "x" in c and "y" in c]
-    for obj in _objects(_unfence(text), lists=True, repair=False):
+    found = scan(_unfence(text), lists=True)
+    for obj in found.values:
         for item in _flatten(obj):
             if isinstance(item, dict) and _numbers(item.get("point_2d"), 2):
                 x, y = item["point_2d"]
                 points.append((float(x), float(y), str(item.get("label", ""))))
-    if not points:
-        raise ParseError('no point found; answer with <points x1="..." y1="...">...</points> or "point_2d"')
-    return points
+    if points:
+        return points
+    if cut := (_POINTS_OPEN.search(text) and text[text.rindex("<point"):]) or found.cut:
+        raise _cut(cut, 'complete points: <points x1="..." y1="...">...</points>')
+    raise ParseError('no point found; answer with <points x1="..." y1="...">...</points> or "point_2d"')
 
 
-def parse_point(text: str) -> tuple[float, float]:
+def parse_point(text: str, *, cut_off: bool = False) -> tuple[float, float]:
     """The one point a grounding answer names, in model space.
 
-    In order of preference: a tool call's ``coordinate``, a box's centre, a ``point_2d`` / ``<points>``,
-    then a bare ``(x, y)`` or ``[x, y]`` pair.
+    In order of preference: a tool call's ``coordinate``, a box's centre (``bbox_2d`` or box tokens), a
+    ``point_2d`` / ``<points>``, then a bare ``(x1,y1),(x2,y2)`` box's centre or a bare ``(x, y)`` /
+    ``[x, y]`` pair. An answer cut off inside any of them is a `CutOffAnswer`, never a nearby reading.
     """
     text = _check_text(text)
-    try:
-        for call in parse_tool_calls(text):
-            if _numbers(call.arguments.get("coordinate"), 2):
-                return tuple(float(v) for v in call.arguments["coordinate"])  # type: ignore[return-value]
-    except ParseError:
-        pass
+    calls, cut = _calls(text, cut_off)
+    for call in calls:
+        if _numbers(call.arguments.get("coordinate"), 2):
+            return tuple(float(v) for v in call.arguments["coordinate"])  # type: ignore[return-value]
+    if cut and not calls and ("<tool_call>" in text or _CALL_START.match(cut)):
+        raise _cut(cut, "a complete tool call whose coordinate is [x, y]")
+    if _BOX_START in text or _REF_START in text:
+        return _box_tokens(text)[0].center
     for parse in (lambda t: [b.center for b in parse_boxes(t)], lambda t: [p[:2] for p in parse_points(t)]):
         try:
             return parse(text)[0]
+        except CutOffAnswer:
+            raise
         except ParseError:
             pass
     if match := _BARE_PAIR.search(text):
+        rest = text[match.end():]
+        if re.fullmatch(r"\s*,\s*(\(\s*[-\d.]*\s*,?\s*[-\d.]*\s*)?", rest) or cut_off and not rest.strip():
+            raise _cut(text[match.start():], "a complete point (x, y) or box (x1,y1),(x2,y2)")
         return float(match.group(1)), float(match.group(2))
     raise ParseError("no point found; answer with a tool call whose coordinate is [x, y]")
 
 
-# -- shared scanning ---------------------------------------------------------------------------------
+# -- shared helpers ----------------------------------------------------------------------------------
 def _check_text(text: Any) -> str:
     if not isinstance(text, str):
         raise ParseError(f"expected text, got {type(text).__name__}")
@@ -163,68 +261,8 @@ def _unfence(text: str) -> str:
     return "\n".join(blocks) if blocks else text
 
 
-def _objects(text: str, *, lists: bool = False, repair: bool = True) -> list[Any]:
-    """The top-level JSON values (objects, and lists if asked) embedded in ``text``, in order."""
-    found, i = [], 0
-    openers = "{[" if lists else "{"
-    while i < len(text):
-        if text[i] not in openers:
-            i += 1
-            continue
-        end, closers = _match(text, i)
-        if end is None:
-            # Truncated: a list keeps its complete items; an object is closed if we may repair it.
-            if text[i] == "[":
-                found += [v for v in _objects(text[i + 1 :], repair=False) if v is not None]
-                break
-            value = _load(text[i:] + closers) if repair else None
-            if value is not None:
-                found.append(value)
-                break  # everything after the opener lies inside the value just repaired
-            i += 1
-            continue
-        value = _load(text[i : end + 1])
-        if value is not None:
-            found.append(value)
-            i = end + 1
-        else:
-            i += 1
-    return found
-
-
-def _match(text: str, start: int) -> tuple[int | None, str]:
-    """Index of the bracket closing ``text[start]``, or None and the closers a truncation needs."""
-    stack: list[str] = []
-    quote = ""
-    i = start
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == quote:
-                quote = ""
-        elif c in "\"'":
-            quote = c
-        elif c in "{[":
-            stack.append("}" if c == "{" else "]")
-        elif c in "}]":
-            if not stack or stack.pop() != c:
-                return None, ""
-            if not stack:
-                return i, ""
-        i += 1
-    return None, (quote + "".join(reversed(stack))) if stack else ""
-
-
-def _load(fragment: str) -> Any:
-    """JSON, else JSON5 (single quotes, trailing commas, unquoted keys); None when neither reads it."""
-    for loads in (json.loads, json5.loads):
-        try:
-            return loads(fragment)
-        except Exception:  # noqa: BLE001 - any failure to read model text is "not JSON"
-            continue
-    return None
+def _cut(fragment: str, what: str) -> CutOffAnswer:
+    return CutOffAnswer(_CUT.format(tail=f"it ends with `{tail(fragment)}`", what=what))
 
 
 def _flatten(value: Any) -> list[Any]:

@@ -114,7 +114,7 @@ class Tool:
                 problems.append(f"action {action!r} does not take the field {field!r}; leave it out")
             else:
                 problems.append(f"field {field!r} of action {action!r}: {err['msg']} (got {err['input']!r})")
-        return "; ".join(problems)
+        return "; ".join(dict.fromkeys(problems))  # one error per bad item ([[x, y]] gives two): say it once
 
 
 def make_tool(name: str, actions: tuple[type[Action], ...]) -> Tool:

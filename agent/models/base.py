@@ -18,6 +18,13 @@ class Generation:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    # "stop" or "length" (the token limit was reached: the text may be cut off), None when unknown
+    finish_reason: str | None = None
+
+    @property
+    def cut_off(self) -> bool:
+        """The backend stopped at the token limit; the parser then reads only what the model closed itself."""
+        return self.finish_reason == "length"
 
 
 @runtime_checkable

@@ -67,6 +67,7 @@ class OpenAIModel:
         data = self._post("/chat/completions", payload)
         try:
             text = data["choices"][0]["message"]["content"] or ""
+            finish_reason = data["choices"][0].get("finish_reason")
         except (KeyError, IndexError, TypeError):
             raise ModelUnavailableError(f"{self.base_url} answered without choices[0].message.content: {str(data)[:300]}") from None
         if prompt.prefill and text.startswith(prompt.prefill):  # some servers echo the prefill back
@@ -77,6 +78,7 @@ class OpenAIModel:
             time.perf_counter() - started,
             prompt_tokens=usage.get("prompt_tokens"),
             completion_tokens=usage.get("completion_tokens"),
+            finish_reason=finish_reason,
         )
 
     def served_models(self) -> list[str]:

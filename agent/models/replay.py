@@ -13,10 +13,15 @@ from agent.prompt import Prompt
 
 
 class ReplayModel:
-    """Returns ``texts`` one by one; asking for more than were recorded is a `ReplayMismatch`."""
+    """Returns ``texts`` one by one; asking for more than were recorded is a `ReplayMismatch`.
 
-    def __init__(self, texts: Iterable[str], name: str = "replay", *, keep_prompts: int = 32) -> None:
+    ``finish_reasons`` (parallel to ``texts``, None where unknown) replay a recorded "length" stop too.
+    """
+
+    def __init__(self, texts: Iterable[str], name: str = "replay", *, keep_prompts: int = 32,
+                 finish_reasons: Iterable[str | None] = ()) -> None:
         self.texts = list(texts)
+        self.finish_reasons = list(finish_reasons)
         self.name = name
         self.calls = 0
         # the newest prompts, for assertions; bounded so a long replay's memory stays flat
@@ -28,15 +33,18 @@ class ReplayModel:
         from agent.trajectory import Trajectory
 
         trajectory = Trajectory.load(path)
-        texts = [attempt["raw"] for step in trajectory.steps for attempt in step.get("attempts", [])]
-        return cls(texts, name=f"replay:{trajectory.run.get('model', {}).get('name', path)}")
+        attempts = [attempt for step in trajectory.steps for attempt in step.get("attempts", [])]
+        return cls([a["raw"] for a in attempts], name=f"replay:{trajectory.run.get('model', {}).get('name', path)}",
+                   finish_reasons=[a.get("finish_reason") for a in attempts])
 
     def generate(self, prompt: Prompt) -> Generation:
         if self.calls >= len(self.texts):
             raise ReplayMismatch(f"the model was asked for answer {self.calls + 1}, but only {len(self.texts)} were recorded")
         self.prompts.append(prompt)
         self.calls += 1
-        return Generation(self.texts[self.calls - 1])
+        reasons = self.finish_reasons
+        return Generation(self.texts[self.calls - 1],
+                          finish_reason=reasons[self.calls - 1] if self.calls <= len(reasons) else None)
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "replay", "name": self.name, "answers": len(self.texts)}

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Answer = str | Callable[[dict[str, Any]], str]
+# an answer may also be (text, finish_reason), e.g. ("<tool_call>{...", "length") for a cut-off answer
 
 
 class ScriptedServer:
@@ -55,13 +56,14 @@ class ScriptedServer:
             text = self.answers(body)
         else:
             text = self.answers[min(index - self.fail_first, len(self.answers) - 1)]
+        text, finish_reason = text if isinstance(text, tuple) else (text, "stop")
         if self.latency:
             time.sleep(self.latency)
         return 200, {
             "id": f"cmpl-{index}",
             "object": "chat.completion",
             "model": body["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}],
             "usage": {"prompt_tokens": 0, "completion_tokens": len(text.split())},
         }
 

@@ -108,7 +108,7 @@ class TransformersModel:
         text = self.processor.tokenizer.decode(new[:stop], skip_special_tokens=False)
         return Generation(
             text, time.perf_counter() - t, image_tokens, prompt_tokens, completion_tokens,
-            {"stopped": stop < len(new)},
+            {"stopped": stop < len(new)}, finish_reason="stop" if stop < len(new) else "length",
         )
 
     def describe(self) -> dict[str, Any]:

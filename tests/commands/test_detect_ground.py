@@ -161,3 +161,32 @@ def test_an_unusable_answer_is_retried_with_the_reason(tmp_path, capsys):
         code, result = run_cli(["detect", str(image_path), "--retries", "0", "--base-url", server.base_url,
                                 "--model", "qwen", "--out", str(tmp_path / "d.png")], capsys)
         assert len(server.requests) == 1 and code == 1 and len(result["attempts"]) == 1
+
+
+def test_ground_and_detect_read_qwen2vl_box_tokens_as_boxes(tmp_path, capsys):
+    image_path = make_screen(tmp_path / "screen.png", (1920, 1080), TARGETS)
+    geometry = Geometry.for_screenshot(Size(1920, 1080))
+    tokens = "".join(
+        f"<|object_ref_start|>{name}<|object_ref_end|><|box_start|>({x1},{y1}),({x2},{y2})<|box_end|>"
+        for name, (x1, y1, x2, y2) in ((n, to_model_box(geometry, b)) for n, b in TARGETS.items()))
+    tolerance = 1920 / geometry.model.width + 1
+    with ScriptedServer([tokens]) as server:
+        code, found = run_cli(["ground", str(image_path), "save", "--base-url", server.base_url, "--model", "qwen",
+                               "--out", str(tmp_path / "g.png")], capsys)
+        assert code == 0 and found["label"] == "save"
+        assert found["box"] == pytest.approx(list(TARGETS["save"]), abs=tolerance)
+        assert found["point"] == pytest.approx([1600, 90], abs=tolerance)  # the centre, not the corner (1500, 60)
+        code, detected = run_cli(["detect", str(image_path), "--base-url", server.base_url, "--model", "qwen",
+                                  "--out", str(tmp_path / "d.png")], capsys)
+        assert code == 0 and [b["label"] for b in detected["boxes"]] == list(TARGETS)
+        for box, target in zip(detected["boxes"], TARGETS.values(), strict=True):
+            assert box["bbox"] == pytest.approx(list(target), abs=tolerance)
+
+
+def test_ground_refuses_a_malformed_box_token_instead_of_clicking_its_corner(tmp_path, capsys):
+    image_path = make_screen(tmp_path / "screen.png", (1920, 1080), TARGETS)
+    with ScriptedServer(["<|box_start|>(100,40),(200,80),(300,90)<|box_end|>"]) as server:
+        code, found = run_cli(["ground", str(image_path), "save", "--base-url", server.base_url, "--model", "qwen",
+                               "--retries", "0", "--out", str(tmp_path / "g.png")], capsys)
+    assert code != 0
+    assert found.get("point") is None and "exactly two points" in found["error"]

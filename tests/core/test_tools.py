@@ -74,6 +74,19 @@ def test_validation_errors_say_what_to_fix(tool, args, message: str) -> None:
     assert message in str(exc.value)
 
 
+@pytest.mark.parametrize(("tool", "args", "sentences"), [
+    (COMPUTER_USE, {"action": "left_click", "coordinate": [[5, 6]]}, 1),
+    (COMPUTER_USE, {"action": "left_click", "coordinate": ["a", "b"]}, 1),
+    (MOBILE_USE, {"action": "swipe", "coordinate": [[1, 2]], "coordinate2": "x"}, 2),
+])
+def test_each_problem_is_said_once(tool, args, sentences: int) -> None:
+    with pytest.raises(ActionValidationError) as exc:
+        tool.validate(args)
+    problems = str(exc.value).split("; ")
+    assert len(problems) == len(set(problems)) == sentences
+    assert problems[0].startswith("field 'coordinate' of action") and "must be [x, y]" in problems[0]
+
+
 def test_schema_is_generated_in_the_native_shape() -> None:
     params = parameters_schema(COMPUTER_USE)
     assert list(params["properties"]) == ["action", "keys", "text", "coordinate", "pixels", "time", "status"]

@@ -317,3 +317,23 @@ def test_awq_skip_list_keeps_the_vision_tower_in_float(tiny_model_dir, tmp_path)
     skips = awq_loading_config(path).quantization_config["modules_to_not_convert"]
     assert not should_convert_module(vision, skips) and not should_convert_module("model.visual.merger.mlp.0", skips)
     assert should_convert_module(text, skips)
+
+
+def test_token_budget_reached_is_finish_reason_length(tiny_model):
+    """The in-process backend says when it stopped at max_new_tokens, so the parser can refuse a cut call."""
+    prompt = Prompt("", "Describe.", (screenshot(Size(280, 196)),))
+    saved = tiny_model.max_new_tokens
+    reasons = []
+    try:
+        for budget in (1, 2, 16):
+            tiny_model.max_new_tokens = budget
+            generation = tiny_model.generate(prompt)
+            reasons.append(generation.finish_reason)
+            stopped = generation.info["stopped"]
+            assert generation.finish_reason == ("stop" if stopped else "length")
+            assert generation.cut_off == (not stopped)
+            if not stopped:
+                assert generation.completion_tokens == budget
+    finally:
+        tiny_model.max_new_tokens = saved
+    assert "length" in reasons  # the seeded random model never says <|im_end|> first: one budget at least is reached

@@ -186,3 +186,21 @@ def test_four_number_coordinate_scores_its_centre_like_the_pro_harness() -> None
     result = score(text, g, (130, 60, 150, 80))
     assert result.correctness == "correct" and result.point == (140, 70)
     assert score(PREFILL + "100, 50, 180]}}", g, (0, 0, 500, 500)).correctness == "wrong_format"
+
+
+@pytest.mark.parametrize(("text", "correctness"), [
+    # Qwen2-VL box tokens: scored by the box's centre, never its first corner (which lies outside the target)
+    ("<|object_ref_start|>OK<|object_ref_end|><|box_start|>(90,40),(190,100)<|box_end|>", "correct"),
+    ("<|box_start|>(90,40),(190,100)<|box_end|>", "correct"),
+    ("OK(90,40),(190,100)", "correct"),  # the same after a server dropped the special tokens
+    ("<|box_start|>(90,40),(190,100),(5,5)<|box_end|>", "wrong_format"),  # three points
+    ("<|box_start|>(90,40),(190,100)", "wrong_format"),  # no end token
+    ("<|box_start|>(90,40),(19", "wrong_format"),  # cut inside a number
+    (PREFILL + "140, 7", "wrong_format"),  # the prefilled click cut inside y: not a click at (140, 7)
+])
+def test_box_tokens_score_their_centre(text: str, correctness: str) -> None:
+    g = geometry_of(Size(1008, 588))  # model space == image space
+    result = score(text, g, (130, 60, 150, 80))
+    assert result.correctness == correctness, result
+    if correctness == "correct":
+        assert result.point == (140, 70)
