@@ -34,3 +34,15 @@ def gui_agent():
                               text=True, timeout=timeout)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from environments.chromium import launch_browser
+
+    if find_chromium() is None:
+        pytest.fail("Chromium is missing: install Debian's chromium (`make system-deps`)", pytrace=False)
+    playwright, shared = launch_browser()
+    yield shared
+    shared.close()
+    playwright.stop()
