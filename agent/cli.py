@@ -39,6 +39,8 @@ COMMANDS = {
     "detect": "agent.commands.detect",
     "ground": "agent.commands.ground",
     "view": "agent.commands.view",
+    "record": "agent.regression.record",
+    "assert": "agent.regression.assert_cmd",
     "make-grounding-set": "tasks.grounding_set",
 }
 
@@ -157,6 +159,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    if args.live:
+        from agent.regression.cli import run_live
+
+        return run_live(args, console)
     from agent.replay import replay_session
 
     return replay_session(Path(args.dir), Path(args.out) if args.out else None, console)
@@ -206,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", help="re-run a recorded session offline and check it matches")
     replay.add_argument("dir")
     replay.add_argument("--out", default=None, help="where to write the replay's own trajectory")
+    from agent.regression.cli import add_live_arguments
+
+    add_live_arguments(replay)
+    add_model_arguments(replay)
     replay.set_defaults(func=cmd_replay)
 
     demo = sub.add_parser("demo", help="the bundled demo (what `make demo` runs)")

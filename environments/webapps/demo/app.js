@@ -76,3 +76,10 @@ for (const box of document.querySelectorAll('.switch input')) {
 }
 renderContacts();
 show('signin');
+
+// Layout variants, for regression tests of recorded sessions (demo/?variant=NAME): the same app after a
+// release that moved the sign-in button, renamed the Settings tab, or lost it (a real regression).
+const variant = new URLSearchParams(location.search).get('variant');
+if (variant === 'moved') $('signin-button').style.cssText = 'position: relative; top: 90px;';
+if (variant === 'renamed') $('tab-settings').textContent = 'Preferences';
+if (variant === 'gone') $('tab-settings').remove();
