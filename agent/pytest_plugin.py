@@ -45,6 +45,9 @@ def pytest_configure(config: pytest.Config) -> None:
                    "against the app at the gui_app_url fixture before the test; the gui_session fixture is its report")
 
 
+_FAILURE = pytest.StashKey["GuiReplayFailed"]()
+
+
 class GuiReplayFailed(AssertionError):
     """A recorded session did not reproduce; ``report`` is the live replay's report (None offline)."""
 
@@ -88,7 +91,18 @@ def gui_session(request: pytest.FixtureRequest, gui_replay):
         except pytest.FixtureLookupError:
             pytest.fail("a live gui_session needs the app's URL: define a gui_app_url fixture or pass url= "
                         "to the marker", pytrace=False)
-    return gui_replay(marker.args[0], **options)
+    try:
+        return gui_replay(marker.args[0], **options)
+    except GuiReplayFailed as failure:  # reported as the test's failure (not a setup error) before its body runs
+        request.node.stash[_FAILURE] = failure
+        return failure.report
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    failure = item.stash.get(_FAILURE, None)
+    if failure is not None:
+        pytest.fail(str(failure), pytrace=False)
 
 
 def _live(path: Path, out: Path, url: str | None, config: pytest.Config, *, env: Any = None, model: Any = None,

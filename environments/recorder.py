@@ -201,14 +201,14 @@ class BrowserRecorder:
                             "answer": None, "info": {}, "finished_at": _now(), "instruction": self.instruction})
         return self.out
 
-    def run_until_closed(self, interval_ms: int = 100) -> None:
-        """Record until the person closes the browser window (or Ctrl-C, handled by the caller)."""
-        while True:
+    def run_until_closed(self, interval_ms: int = 100, stop: Any = None) -> None:
+        """Record until the person closes the browser window, or ``stop()`` turns true (Ctrl-C)."""
+        while stop is None or not stop():
             try:
                 self.env.page.wait_for_timeout(interval_ms)
+                self.poll()
             except Exception:  # noqa: BLE001 - the window was closed: the demonstration is over
                 return
-            self.poll()
 
     def _look(self) -> Observation:
         self.env.settle()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import signal
 from pathlib import Path
 
@@ -55,11 +54,12 @@ def main(args: argparse.Namespace) -> int:
             env.goto(args.url)
             env.url = args.url
             recorder.start()
-            signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+            stop: list[int] = []  # Ctrl-C or SIGTERM ends the demonstration at the next poll, keeping it
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda number, _frame: stop.append(number))
             console.print(f"recording on {args.url} into {args.out}: act in the browser window; close it or press "
                           "Ctrl-C here to finish", highlight=False)
-            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the demonstration, keeping it
-                recorder.run_until_closed()
+            recorder.run_until_closed(stop=lambda: bool(stop))
             recorder.finish()
         finally:
             env.close()

@@ -89,7 +89,7 @@ def compare(
     screen = float(scores[keep].mean()) if keep.any() else 1.0
     if target is None:
         return Similarity(screen)
-    region = scores[_window_slice(target, scale, scores.shape)]
+    region = scores[_window_slice(target, scale, scores.shape, inside=True)]
     return Similarity(screen, float(region.mean()) if region.size else screen)
 
 
@@ -113,12 +113,14 @@ def _box(x: np.ndarray) -> np.ndarray:
     return (s[w:, w:] - s[:-w, w:] - s[w:, :-w] + s[:-w, :-w]) / (w * w)
 
 
-def _window_slice(box: Box, scale: float, shape: tuple[int, int]) -> tuple[slice, slice]:
-    """The SSIM windows that overlap ``box`` (input space) on the reduced image."""
-    half = WINDOW // 2
+def _window_slice(box: Box, scale: float, shape: tuple[int, int], *, inside: bool = False) -> tuple[slice, slice]:
+    """The SSIM windows that read any pixel of ``box`` (input space) on the reduced image (a mask), or with
+    ``inside`` those centred in it (a target: its own pixels, not the page around it)."""
+    reach = WINDOW - 1 if not inside else WINDOW // 2  # window (i, j) reads rows i..i+6, columns j..j+6
+    end = 0 if not inside else WINDOW // 2
     left, top, right, bottom = (v * scale for v in box)
-    y0 = int(np.clip(np.floor(top) - half, 0, shape[0]))
-    y1 = int(np.clip(np.ceil(bottom) - half, y0 + 1, shape[0]))
-    x0 = int(np.clip(np.floor(left) - half, 0, shape[1]))
-    x1 = int(np.clip(np.ceil(right) - half, x0 + 1, shape[1]))
+    y0 = int(np.clip(np.floor(top) - reach, 0, shape[0] - 1))
+    y1 = int(np.clip(np.ceil(bottom) - end, y0 + 1, shape[0]))
+    x0 = int(np.clip(np.floor(left) - reach, 0, shape[1] - 1))
+    x1 = int(np.clip(np.ceil(right) - end, x0 + 1, shape[1]))
     return slice(y0, y1), slice(x0, x1)
