@@ -20,8 +20,9 @@ from PIL import Image
 
 from agent.errors import ConfigError, EnvironmentFailure, ModelOutputError
 from agent.geometry import MAX_PIXELS, MIN_PIXELS, Geometry
-from agent.loop import _action_record, _history_entry, _now
+from agent.loop import _action_record, _now
 from agent.mapping import to_command
+from agent.prompt import history_entry
 from agent.regression import assertions as checks
 from agent.regression.heal import heal_step, target_crop
 from agent.regression.report import AssertionReport, ReplayReport, StepReport, side_by_side
@@ -106,6 +107,7 @@ class LiveReplay:
             writer.finish(result | {"finished_at": _now(), "instruction": self.recorded.run.get("instruction", ""),
                                     "live_replay": {"passed": report.passed, "heals": report.heals,
                                                     "model_calls": self.model_calls}})
+            report.html = _html(self.out)
             report.write()
         return report
 
@@ -146,7 +148,7 @@ class LiveReplay:
         if outcome is not None:
             record["result"] = {"done": outcome.done, "outcome": outcome.outcome, "reason": outcome.reason,
                                 "info": outcome.info}
-            self.history.append(_history_entry(self.tool.validate(record["action"]), "", False))
+            self.history.append(history_entry(self.tool.name, self.tool.validate(record["action"])))
         record["replay"] = {"status": line.status, "similarity": line.similarity, "reason": line.reason}
         done = name in ("terminate", "answer") or line.status == "failed"
         next_observation = observation
@@ -182,8 +184,7 @@ class LiveReplay:
         new = heal.command.point
         line.status, line.new_point = "healed", None if new is None else [new.x, new.y]
         line.reason = self._drift_text(Similarity(**line.similarity), "drifted; re-grounded by the model")
-        scale = (observation.screenshot.width / geometry.input.width, observation.screenshot.height / geometry.input.height)
-        line.side_by_side = side_by_side(recorded_image, observation.screenshot, line.old_point, line.new_point, scale,
+        line.side_by_side = side_by_side(recorded_image, step, observation.screenshot, record,
                                          self.out / "heals" / f"{i + 1:04d}.png")
         return heal.outcome
 
@@ -279,3 +280,15 @@ class LiveReplay:
         if len(report.steps) < len(self.steps):
             return f"stopped after {len(report.steps)} of {len(self.steps)} steps"
         return f"{len(report.steps)} steps reproduced, {report.heals} healed, {self.model_calls} model calls"
+
+
+def _html(out: Path) -> str | None:
+    """The viewer's page of the replay's trajectory (every step's screenshot with where it acted)."""
+    try:
+        from agent.viewer import write_trajectory_report
+    except ImportError:  # the viewer is optional (jinja2)
+        return None
+    try:
+        return str(write_trajectory_report(out))
+    except Exception:  # noqa: BLE001 - the verdict matters more than its page
+        return None

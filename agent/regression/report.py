@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 from rich.console import Console
 from rich.table import Table
 
@@ -54,6 +54,7 @@ class ReplayReport:
     reason: str = ""
     model_calls: int = 0
     recorded_steps: int = 0
+    html: str | None = None  # the viewer's page of the replay's trajectory
     updated: str | None = None  # where --update wrote the healed session
     backup: str | None = None
 
@@ -95,7 +96,7 @@ class ReplayReport:
         for s in self.steps:
             if s.status == "healed":
                 lines.append(f"step {s.index} healed: {s.old_point} -> {s.new_point} ({s.side_by_side})")
-        lines.append(f"report: {Path(self.out) / REPORT}")
+        lines.append(f"report: {Path(self.out) / REPORT}" + (f" (steps: {self.html})" if self.html else ""))
         return "\n".join(lines)
 
 
@@ -116,20 +117,21 @@ def print_report(report: ReplayReport, console: Console) -> None:
     console.print(("[bold green]" if report.passed else "[bold red]") + report.summary().replace("[", r"\[") + "[/]")
 
 
-def side_by_side(recorded: Image.Image, live: Image.Image, old: tuple[float, float] | None,
-                 new: tuple[float, float] | None, scale: tuple[float, float], path: Path) -> str:
-    """Recorded screen (old point, red) beside the live one (new point, green), as a PNG at ``path``."""
-    left, right = recorded.convert("RGB"), live.convert("RGB")
-    canvas = Image.new("RGB", (left.width + right.width + 12, max(left.height, right.height)), (255, 255, 255))
-    canvas.paste(left, (0, 0))
-    canvas.paste(right, (left.width + 12, 0))
-    draw = ImageDraw.Draw(canvas)
-    for point, dx, colour in ((old, 0, (220, 0, 0)), (new, left.width + 12, (0, 170, 60))):
-        if point is not None:
-            x, y = point[0] * scale[0] + dx, point[1] * scale[1]
-            draw.ellipse((x - 14, y - 14, x + 14, y + 14), outline=colour, width=4)
-            draw.line((x - 20, y, x + 20, y), fill=colour, width=2)
-            draw.line((x, y - 20, x, y + 20), fill=colour, width=2)
+def side_by_side(recorded: Image.Image, recorded_step: dict[str, Any], live: Image.Image, live_step: dict[str, Any],
+                 path: Path) -> str:
+    """The recorded screen with where the recording acted, beside the live one with where the healed step
+    acted, drawn by the viewer's `render_step` (the same marks as the HTML report); a PNG at ``path``."""
+    from agent.geometry import Geometry
+    from agent.viewer.marks import render_step, step_marks
+
+    left = render_step(recorded, Geometry.from_dict(recorded_step["geometry"]), step_marks(recorded_step))
+    right = render_step(live, Geometry.from_dict(live_step["geometry"]), step_marks(live_step))
+    canvas = Image.new("RGB", (left.width + right.width + 12, max(left.height, right.height) + 28), (255, 255, 255))
+    canvas.paste(left, (0, 28))
+    canvas.paste(right, (left.width + 12, 28))
+    draw, font = ImageDraw.Draw(canvas), ImageFont.load_default(size=18)
+    draw.text((8, 4), f"recorded step {recorded_step.get('index')}", fill=(0, 0, 0), font=font)
+    draw.text((left.width + 20, 4), "live screen, healed", fill=(0, 0, 0), font=font)
     path.parent.mkdir(parents=True, exist_ok=True)
     canvas.save(path)
     return str(path)
