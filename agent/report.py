@@ -27,6 +27,9 @@ def steps_table(trajectory: Trajectory, title: str = "") -> Table:
         action.pop("coordinate2", None)
         detail = f"{name} {json.dumps(action, ensure_ascii=False)}" if action else name
         error = (step.get("attempts") or [{}])[-1].get("error")
+        gate = ((step.get("result") or {}).get("info") or {}).get("gate") or {}
+        if gate.get("decision") == "deny":
+            detail = f"[red]denied[/] {detail}"
         timings = step.get("timings", {})
         table.add_row(
             str(step.get("index", "?")),

@@ -5,7 +5,7 @@ to the loop, so nothing is captured twice) and records whether it visibly change
 damage report says "nothing" for free when it has one, otherwise pixels are compared (a handful of
 changed pixels counts as a change: a false "unchanged" would mislead the model, a false "changed" only
 makes the guard lenient). Each step is fingerprinted by its action and the screen it was chosen on
-(screens that differ only by a blinking caret are the same screen). Two counters:
+(screens that differ only by a blinking caret, a thin vertical line, are the same screen). Two counters:
 
 - ``repeats``: how often this action was already taken on this same screen (a loop, or a ping-pong
   between two screens that keeps coming back);
@@ -32,7 +32,8 @@ NOT_SCREEN_ACTIONS = ("terminate", "answer")
 PIXEL_LEVEL = 24  # a channel difference below this is encoding noise, not a visible change
 CHANGED_PIXELS = 4  # fewer differing pixels than this is no change
 THUMB = 256  # screens are told apart at this width ...
-SAME_SCREEN_PIXELS = 6  # ... and are the same screen when fewer pixels than this differ (a blinking caret)
+SAME_SCREEN_PIXELS = 6  # ... and are the same screen when fewer pixels than this differ,
+CARET_WIDTH = 2  # or when every difference lies in one column this narrow (a blinking text caret)
 
 
 @dataclass
@@ -78,12 +79,12 @@ class LoopGuard(Wrapper):
         repeats = self._counts.get(fingerprint, 0) + 1
         self._counts[fingerprint] = repeats
         after = self._pending = self._look(self.env.observe())
-        changed = _changed(before, self._current, after)
+        changed, by = _changed(before, self._current, after)
         self.unchanged = 0 if changed else self.unchanged + 1
         notes = list(result.notes)
         if not changed:
             notes.append("the screen did not change")
-        guard: dict[str, Any] = {"changed": changed, "repeats": repeats, "unchanged_in_a_row": self.unchanged}
+        guard: dict[str, Any] = {"changed": changed, "by": by, "repeats": repeats, "unchanged_in_a_row": self.unchanged}
         worst = max(repeats, self.unchanged)
         if worst >= self.stop_after:
             why = (f"the same action on the same screen {repeats} times" if repeats >= self.stop_after
@@ -106,7 +107,7 @@ class LoopGuard(Wrapper):
 
     def _screen_id(self, thumb: np.ndarray) -> int:
         for index, seen in enumerate(self._screens):
-            if seen.shape == thumb.shape and int((np.abs(seen - thumb) > PIXEL_LEVEL).sum()) < SAME_SCREEN_PIXELS:
+            if seen.shape == thumb.shape and _same_screen(seen, thumb):
                 return index
         self._screens.append(thumb)
         return len(self._screens) - 1
@@ -115,12 +116,21 @@ class LoopGuard(Wrapper):
         return self.env.describe() | {"loop_guard": {"warn_after": self.warn_after, "stop_after": self.stop_after}}
 
 
-def _changed(before: _Screen, after: _Screen, observation: Observation) -> bool:
+def _same_screen(a: np.ndarray, b: np.ndarray) -> bool:
+    differ = np.abs(a - b) > PIXEL_LEVEL
+    if int(differ.sum()) < SAME_SCREEN_PIXELS:
+        return True
+    columns = np.flatnonzero(differ.any(axis=0))
+    rows = np.flatnonzero(differ.any(axis=1))
+    return columns[-1] - columns[0] < CARET_WIDTH and rows[-1] - rows[0] < a.shape[0] // 8
+
+
+def _changed(before: _Screen, after: _Screen, observation: Observation) -> tuple[bool, str]:
+    """Whether the screen visibly changed, and what told: the environment's damage report or pixels."""
     damage = observation.damage
     if damage is not None and damage.since == before.frame and not damage.boxes:
-        return False  # the environment says nothing was drawn since the screen the action was chosen on
+        return False, "damage"  # nothing was drawn since the screen the action was chosen on
     if before.gray.size != after.gray.size:
-        return True
-    difference = ImageChops.difference(before.gray, after.gray)
-    histogram = difference.histogram()
-    return sum(histogram[PIXEL_LEVEL:]) >= CHANGED_PIXELS
+        return True, "size"
+    histogram = ImageChops.difference(before.gray, after.gray).histogram()
+    return sum(histogram[PIXEL_LEVEL:]) >= CHANGED_PIXELS, "pixels"

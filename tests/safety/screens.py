@@ -2,7 +2,7 @@
 
 Input space 640x360. Buttons (x1, y1, x2, y2): "A" (20-120, 20-80) shows screen A, "B" (140-240, 20-80) shows
 screen B, "next" (260-360, 20-80) adds one to a counter drawn as a bar, "dot" (380-480, 20-80) toggles a 2x2
-pixel dot; anywhere else changes nothing. Every executed device action is kept in ``events``.
+pixel dot; anywhere else changes nothing. With ``caret`` a 2x18 text caret blinks between looks. Every executed device action is kept in ``events``.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def click(name: str) -> str:
 
 
 class ScreensApp(EnvironmentBase):
-    def __init__(self, tool: str = "computer_use") -> None:
-        self.tool = tool
+    def __init__(self, tool: str = "computer_use", caret: bool = False) -> None:
+        self.tool, self.caret, self.looks = tool, caret, 0
         self.screen, self.counter, self.dot = "A", 0, False
         self.events: list[dict[str, Any]] = []
 
@@ -50,9 +50,12 @@ class ScreensApp(EnvironmentBase):
             draw.text((box[0] + 8, box[1] + 8), name, fill=(0, 0, 0))
         draw.text((20, 120), f"screen {self.screen}", fill=(0, 0, 0))
         if self.counter:
-            draw.rectangle([20, 300, 20 + 6 * self.counter, 320], fill=(0, 120, 0))
+            draw.rectangle([20, 300, 20 + 10 * self.counter, 320], fill=(0, 120, 0))
         if self.dot:
             draw.rectangle([600, 340, 601, 341], fill=(0, 0, 0))
+        self.looks += 1
+        if self.caret and self.looks % 2:  # a text caret that blinks between two looks
+            draw.rectangle([300, 200, 301, 217], fill=(0, 0, 0))
         return Observation(image, SIZE)
 
     def execute(self, command: Command) -> StepResult:

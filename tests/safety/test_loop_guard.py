@@ -14,8 +14,8 @@ from tests.safety.screens import ScreensApp, call, click
 TERMINATE = call(action="terminate", status="success")
 
 
-def run(tmp_path: Path, texts: list[str], guard: bool = True, max_steps: int = 30, **options):
-    app = ScreensApp()
+def run(tmp_path: Path, texts: list[str], guard: bool = True, max_steps: int = 30, caret: bool = False, **options):
+    app = ScreensApp(caret=caret)
     env = LoopGuard(app, **options) if guard else app
     model = ReplayModel(texts, keep_prompts=100)
     result = Agent(model, env, AgentConfig(max_steps=max_steps), TrajectoryWriter(tmp_path / "run")).run("do it")
@@ -78,3 +78,12 @@ def test_guard_defaults_and_limits_are_options(tmp_path: Path) -> None:
     from environments.safety.loop_guard import STOP_AFTER, WARN_AFTER
 
     assert (WARN_AFTER, STOP_AFTER) == (3, 6)
+
+
+def test_a_blinking_caret_neither_hides_a_loop_nor_fakes_one(tmp_path: Path) -> None:
+    """The caret makes every look differ a little: "changed" stays lenient, but the screen is the same one."""
+    result, t, _, _ = run(tmp_path, [call(action="left_click", coordinate=[500, 300])] * 20, caret=True)
+    assert (result.outcome, result.steps) == ("stuck", 6)
+    assert [s["result"]["info"]["guard"]["repeats"] for s in t.steps] == [1, 2, 3, 4, 5, 6]
+    result, _, _, app = run(tmp_path / "2", [click("next")] * 8 + [TERMINATE], caret=True)
+    assert (result.outcome, app.counter) == ("success", 8)
