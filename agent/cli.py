@@ -152,10 +152,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     writer = TrajectoryWriter(out)  # refuses a used --out before a browser, display or model is started
     model = build_model(args)
     with module.from_args(args) as env:
-        result = Agent(model, safety.wrap(env, args, rules, out), config, writer).run(args.instruction)
+        recorder = module.wrap_recorder(env, writer) if hasattr(module, "wrap_recorder") else writer
+        result = Agent(model, safety.wrap(env, args, rules, out), config, recorder).run(args.instruction)
     print_episode(out, result, console)
+    code = module.report(env, result, console) if hasattr(module, "report") else result.exit_code
     announce(out, args.report, console)
-    return result.exit_code
+    return code
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

@@ -163,13 +163,15 @@ class Agent:
             self.recorder.append_step(record)
         if action.action == "answer":
             episode.answer = action.text
+        if outcome.done and outcome.outcome:  # the environment's verdict (a score, the page's end) outranks a claim
+            return EpisodeResult(outcome.outcome, outcome.reason, episode.steps, episode.answer, outcome.info)
         if action.action == "terminate":
             return EpisodeResult(
-                action.status, f"the model terminated with status {action.status}", episode.steps, episode.answer,
-                outcome.info,
+                action.status, f"the model's own claim: it terminated with status {action.status}", episode.steps,
+                episode.answer, outcome.info,
             )
         if outcome.done:
-            return EpisodeResult(outcome.outcome or "success", outcome.reason, episode.steps, episode.answer, outcome.info)
+            return EpisodeResult("success", outcome.reason, episode.steps, episode.answer, outcome.info)
         return None
 
     def _act(self, episode: _Episode, geometry: Geometry, record: dict, timings: dict):

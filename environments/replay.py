@@ -19,6 +19,7 @@ from environments.base import Command, EnvironmentBase, Observation, StepResult
 
 POINT_TOLERANCE = 0.5  # input-space pixels: a replay must reproduce points, not merely approximate them
 DEFAULT_RADIUS = 0.14  # AndroidControl-style: a click counts within 14% of the screen (normalised distance)
+DEFAULT_MIN_ACCURACY = 1.0  # a replay evaluation passes when every recorded step is matched, unless told otherwise
 
 
 class _Recorded(EnvironmentBase):
@@ -76,9 +77,11 @@ class ReplayEvaluation(_Recorded):
     match as a set; scrolls and swipes go the same way; terminate has the same status.
     """
 
-    def __init__(self, source: str | Path | Trajectory, radius: float = DEFAULT_RADIUS) -> None:
+    def __init__(self, source: str | Path | Trajectory, radius: float = DEFAULT_RADIUS,
+                 min_accuracy: float = DEFAULT_MIN_ACCURACY) -> None:
         super().__init__(source)
         self.radius = radius
+        self.min_accuracy = min_accuracy
         self.scores: list[dict[str, Any]] = []
 
     def reset(self) -> Observation:
@@ -86,14 +89,25 @@ class ReplayEvaluation(_Recorded):
         return super().reset()
 
     def execute(self, command: Command) -> StepResult:
+        """Score the action; when the recording is used up (or the model terminates) the score is the verdict:
+        "success" iff the step accuracy reaches ``min_accuracy``, "failure" otherwise."""
         step = self.steps[self.index]
         match, why = self._match(step, command)
-        self.scores.append({"step": step["index"], "match": match, "why": why, "expected": step["action"]})
+        verdict = {"step": step["index"], "match": match, "why": why, "expected": step["action"],
+                   "got": command.action.to_json_dict()}
+        self.scores.append(verdict)
         self.index += 1
-        done = self.index >= len(self.steps) or command.name == "terminate"
-        return StepResult(done, "success" if done else None, self.summary_text() if done else "", self.summary())
+        if self.index < len(self.steps) and command.name != "terminate":
+            return StepResult(info={"verdict": verdict})
+        return StepResult(True, "success" if self.passed else "failure", self.summary_text(),
+                          {"verdict": verdict, **self.summary()})
+
+    @property
+    def passed(self) -> bool:
+        return self.summary()["step_accuracy"] >= self.min_accuracy
 
     def summary(self) -> dict[str, Any]:
+        """The score so far; steps never reached (the run ended early) count as not matched."""
         matched = sum(s["match"] for s in self.scores)
         return {
             "recorded_steps": len(self.steps),
@@ -101,11 +115,15 @@ class ReplayEvaluation(_Recorded):
             "matched_steps": matched,
             "step_accuracy": matched / len(self.steps),
             "type_matches": sum(s["why"] != "different action" for s in self.scores),
+            "min_accuracy": self.min_accuracy,
+            "passed": matched / len(self.steps) >= self.min_accuracy,
+            "scores": list(self.scores),
         }
 
     def summary_text(self) -> str:
         s = self.summary()
-        return f"{s['matched_steps']} of {s['recorded_steps']} recorded steps matched ({s['step_accuracy']:.0%})"
+        return (f"{s['matched_steps']} of {s['recorded_steps']} recorded steps matched ({s['step_accuracy']:.0%}; "
+                f"needed {self.min_accuracy:.0%})")
 
     def _match(self, step: dict[str, Any], command: Command) -> tuple[bool, str]:
         expected, got = step["action"], command.action.to_json_dict()
