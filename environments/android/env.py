@@ -170,6 +170,15 @@ class AndroidEnvironment(EnvironmentBase):
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def foreground_package(self) -> str | None:
+        """The package of the focused window (``dumpsys window``), None when the device does not say."""
+        match = re.search(r"mCurrentFocus=Window\{\S+ \S+ ([\w.]+)/", self.link.shell("dumpsys window"))
+        return match.group(1) if match else None
+
+    def go_home(self) -> None:
+        """Press Home: the way out of an app the agent must not use."""
+        self.link.shell(commands.key(commands.SYSTEM_BUTTONS["Home"]))
+
     def describe(self) -> dict[str, Any]:
         return {"kind": "android", **self.link.describe(), "capture": self.capture, "settle": self.settle,
                 "logical_size": str(self._natural) if self._natural else None}

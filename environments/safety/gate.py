@@ -4,6 +4,8 @@ Denied actions never reach the environment; the step is recorded with the decisi
 and the model reads why in its history. ``ask`` goes to a person (`TerminalConfirm`, ``--confirm``) or,
 with nobody to ask, is denied. Navigation outside the browser's allowlist is blocked by the browser
 itself for every cause (a click, a form, a script, a new tab); the gate records it and tells the model.
+On Android, ``allow_apps`` limits ``open`` and, after every action, the app in front: one reached some
+other way (a tap on its icon, a link) is left with Home.
 """
 
 from __future__ import annotations
@@ -38,9 +40,19 @@ class SafetyGate(Wrapper):
         self.allow_apps = {a.lower() for a in (*allow_apps, *self.rules.allow_apps)}
         self.confirm = confirm
         self._seen: Observation | None = None  # the screen the next action is chosen on (for the person)
+        self._apps: set[str] | None = None  # Android: packages allowed in front
 
     def reset(self) -> Observation:
-        return self._keep(self.env.reset())
+        observation = self._keep(self.env.reset())
+        device = innermost(self.env)
+        self._apps = None
+        if self.allow_apps and hasattr(device, "foreground_package"):  # Android: watch the app in front
+            start = device.foreground_package()  # where the episode starts (the launcher) stays allowed
+            self._apps = {start} if start else set()
+            for name in self.allow_apps:
+                with contextlib.suppress(Exception):  # a name the device does not know allows nothing more
+                    self._apps.add(device.resolve_app(name).package)
+        return observation
 
     def observe(self) -> Observation:
         return self._keep(self.env.observe())
@@ -89,7 +101,22 @@ class SafetyGate(Wrapper):
             gate = {"decision": "deny", "rule": "allow-domain", "reason": f"navigation to {', '.join(blocked)} "
                     "is outside the allowed domains and was blocked"}
             notes.append(f"{gate['reason']}; stay on the allowed site")
+        elif (left := self._left_allowed_apps()) is not None:
+            gate = {"decision": "deny", "rule": "allow-app", "reason": f"the action opened {left}, which is not "
+                    "in the allowed apps; the device was sent back to the home screen"}
+            notes.append(gate["reason"])
         return replace(result, info={**result.info, "gate": gate}, notes=tuple(notes))
+
+    def _left_allowed_apps(self) -> str | None:
+        """Android with --allow-app: the package now in front when it is not allowed (after pressing Home)."""
+        if not self._apps:
+            return None
+        device = innermost(self.env)
+        package = device.foreground_package()
+        if package is None or package in self._apps or package == "com.android.systemui":
+            return None
+        device.go_home()
+        return package
 
     def _app_allowed(self, name: str) -> bool:
         names = {name.lower()}
