@@ -136,6 +136,30 @@ class Trajectory:
             return image
 
 
+VERDICT_FIELDS = ("outcome", "success", "reward", "reason")
+
+
+def record_verdict(root: str | Path, verdict: dict[str, Any], judge: str) -> None:
+    """Put an evaluation's verdict on a recorded run, so its folder says what the evaluation said.
+
+    ``result.json`` then carries the verdict (``outcome``, ``success``, ``reward``, ``reason``, and who
+    judged) at the top, and what the agent itself ended with — for a ``terminate`` the model's own claim —
+    under ``agent``. Called again, it replaces the verdict and keeps the agent's record.
+    """
+    path = Path(root) / RESULT
+    if not path.is_file():
+        return
+    recorded = json.loads(path.read_text("utf-8"))
+    agent = recorded.get("agent", recorded)
+    top = {k: v for k, v in agent.items() if k not in VERDICT_FIELDS and k != "info"}
+    write_json_atomic(path, top | {k: verdict.get(k) for k in VERDICT_FIELDS} | {"judged_by": judge, "agent": agent})
+
+
+def agent_result(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the agent itself ended with (``result.json``'s ``agent`` when an evaluation judged the run)."""
+    return None if result is None else result.get("agent", result)
+
+
 def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], bool]:
     """Records of a JSONL file; a torn (unterminated, unreadable) last line is dropped and reported."""
     if not path.is_file():

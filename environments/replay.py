@@ -25,7 +25,7 @@ DEFAULT_MIN_ACCURACY = 1.0  # a replay evaluation passes when every recorded ste
 class _Recorded(EnvironmentBase):
     def __init__(self, source: str | Path | Trajectory) -> None:
         self.trajectory = source if isinstance(source, Trajectory) else Trajectory.load(source)
-        self.steps = [s for s in self.trajectory.steps if s.get("action") and s.get("screenshot")]
+        self.steps = [s for s in self.trajectory.steps if self._serves(s)]
         if not self.steps:
             raise ReplayMismatch(f"{self.trajectory.path} has no recorded steps with an action to replay")
         self.tool = self.trajectory.run.get("tool", "computer_use")
@@ -50,19 +50,54 @@ class _Recorded(EnvironmentBase):
     def describe(self) -> dict[str, Any]:
         return {"kind": type(self).__name__, "source": str(self.trajectory.path), "steps": len(self.steps)}
 
+    @staticmethod
+    def _serves(step: dict[str, Any]) -> bool:
+        """Scoring needs a recorded action on each step served."""
+        return bool(step.get("action") and step.get("screenshot"))
+
 
 class ReplayEnvironment(_Recorded):
-    """Serves recorded screenshots; raises `ReplayMismatch` when an action differs from the recording."""
+    """Serves recorded screenshots; raises `ReplayMismatch` when an action differs from the recording.
+
+    A last step that has a screenshot but no executed action (the recorded run ended there: the model
+    gave nothing usable, the server hung, the process was killed) is served too, so its failure can be
+    reproduced. ``diverged`` says whether the replay ever did something other than the recording —
+    running past the end of an unfinished recording is not diverging.
+    """
+
+    def __init__(self, source: str | Path | Trajectory) -> None:
+        super().__init__(source)
+        self.diverged: str | None = None
+
+    @staticmethod
+    def _serves(step: dict[str, Any]) -> bool:
+        return bool(step.get("screenshot"))
+
+    @property
+    def executed(self) -> int:
+        """Recorded actions reproduced so far."""
+        return self.index
+
+    @property
+    def recorded_actions(self) -> int:
+        return sum(bool(s.get("action")) for s in self.steps)
+
+    def _diverge(self, message: str) -> ReplayMismatch:
+        self.diverged = message
+        return ReplayMismatch(message)
 
     def execute(self, command: Command) -> StepResult:
         step = self.steps[self.index]
-        expected, got = step["action"], command.action.to_json_dict()
+        expected, got = step.get("action"), command.action.to_json_dict()
+        if expected is None:
+            raise ReplayMismatch(f"step {step['index']}: the recording ends here without an executed action "
+                                 f"(the replay did {got})")
         if expected != got:
-            raise ReplayMismatch(f"step {step['index']}: recorded {expected}, replay did {got}")
+            raise self._diverge(f"step {step['index']}: recorded {expected}, replay did {got}")
         for name, point in (("coordinate", command.point), ("coordinate2", command.end)):
             recorded = step.get("screen_points", {}).get(name)
             if recorded and (point is None or math.dist(recorded, (point.x, point.y)) > POINT_TOLERANCE):
-                raise ReplayMismatch(f"step {step['index']}: {name} recorded at {recorded}, replayed at {point}")
+                raise self._diverge(f"step {step['index']}: {name} recorded at {recorded}, replayed at {point}")
         self.index += 1
         recorded = step.get("result") or {}
         return StepResult(bool(recorded.get("done")), recorded.get("outcome"), recorded.get("reason", ""), recorded.get("info", {}))

@@ -21,6 +21,7 @@ Result dicts use these keys when they apply (the table reads them; anything else
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -34,7 +35,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agent.errors import ConfigError
-from agent.trajectory import write_json_atomic
+from agent.trajectory import record_verdict, write_json_atomic
 from tasks.results import RESULTS, ResultsLog, finished, load_results
 
 EVAL = "eval.json"
@@ -126,14 +127,14 @@ def run_units(
             bar = progress.add_task(label, total=len(units), completed=len(units) - len(pending), current="")
             for unit in pending:
                 progress.update(bar, current=unit.key)
-                record = _run_unit(unit, run_one, out)
+                record = _run_unit(unit, run_one, out, label)
                 log.append(record)
                 done[unit.key] = record
                 progress.advance(bar)
     return [done[u.key] for u in units if u.key in done]
 
 
-def _run_unit(unit: Unit, run_one: RunOne, out: Path) -> dict[str, Any]:
+def _run_unit(unit: Unit, run_one: RunOne, out: Path, label: str) -> dict[str, Any]:
     directory = out / unit.dirname
     if directory.exists():  # left by an earlier attempt: keep it for inspection, start clean
         n = 1
@@ -148,6 +149,9 @@ def _run_unit(unit: Unit, run_one: RunOne, out: Path) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - one broken episode must not end the whole evaluation
         result = {"outcome": "error", "success": False, "reason": f"{type(exc).__name__}: {exc}"}
     result.setdefault("success", result.get("outcome") == "success")
+    if directory.exists():  # the episode's folder says what the evaluation said, not only what the agent claimed
+        with contextlib.suppress(OSError, ValueError):  # results.jsonl stays the record if the folder is damaged
+            record_verdict(directory, result, judge=f"{label} (results.jsonl)")
     return {
         "task": unit.task,
         "episode": unit.episode,
