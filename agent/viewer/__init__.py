@@ -16,8 +16,8 @@ from agent.viewer.trajectory import REPORT, write_trajectory_report
 __all__ = ["REPORT", "Mark", "render_step", "step_marks", "write_report", "write_trajectory_report"]
 
 
-def write_report(directory: str | Path) -> Path:
-    """Write the report of ``directory`` (``DIR/report.html``) and return its path."""
+def write_report(directory: str | Path, out: str | Path | None = None) -> Path:
+    """Write the report of ``directory`` (``DIR/report.html``, or ``out`` for a run) and return its path."""
     from agent.trajectory import RUN
     from agent.viewer.evaluation import RESULTS, is_screenspot, latest, write_eval_report, write_screenspot_report
 
@@ -25,7 +25,9 @@ def write_report(directory: str | Path) -> Path:
     if not directory.is_dir():
         raise ConfigError(f"{directory} is not a directory; give a run's --out directory or an evaluation's")
     if (directory / RUN).is_file():
-        return write_trajectory_report(directory)
+        return write_trajectory_report(directory, out)
+    if out is not None:
+        raise ConfigError("--out is for a run's report; an evaluation's reports are written inside its directory")
     if (directory / RESULTS).is_file():
         records = latest(directory)
         return write_screenspot_report(directory) if is_screenspot(records) else write_eval_report(directory)

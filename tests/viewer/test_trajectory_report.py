@@ -141,3 +141,16 @@ def test_run_report_flag_writes_and_prints_the_path(tmp_path: Path, capsys) -> N
     assert code in (0, 1)
     assert (tmp_path / "again" / "report.html").is_file()
     assert f"report: {(tmp_path / 'again' / 'report.html')}" in err.replace("\n", "")
+
+
+def test_report_of_a_shipped_session_written_elsewhere(tmp_path: Path, open_report) -> None:
+    from agent.demo import session_dir
+
+    session = session_dir("signin-notifications")
+    out = tmp_path / "elsewhere" / "demo.html"
+    out.parent.mkdir()
+    assert main(["view", str(session), "--out", str(out)]) == 0
+    assert not (session / "report.html").exists()
+    page = open_report(out)
+    assert page.locator("section.step").count() == 8
+    assert page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
