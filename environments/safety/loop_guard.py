@@ -18,11 +18,11 @@ with outcome ``stuck``. Defaults: warn after 3, stop after 6.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageChops
+from PIL import ImageChops
 
 from environments.base import Command, Environment, Observation, StepResult
 from environments.wrappers import Wrapper
@@ -30,17 +30,25 @@ from environments.wrappers import Wrapper
 WARN_AFTER, STOP_AFTER = 3, 6
 NOT_SCREEN_ACTIONS = ("terminate", "answer")
 PIXEL_LEVEL = 24  # a channel difference below this is encoding noise, not a visible change
-CHANGED_PIXELS = 4  # fewer differing pixels than this is no change
-THUMB = 256  # screens are told apart at this width ...
+CHANGED_PIXELS = 4  # fewer differing channel samples than this is no change
+THUMB = 256  # screens are told apart at about this width ...
 SAME_SCREEN_PIXELS = 6  # ... and are the same screen when fewer pixels than this differ,
 CARET_WIDTH = 2  # or when every difference lies in one column this narrow (a blinking text caret)
 
 
-@dataclass
 class _Screen:
-    gray: Image.Image  # full resolution, for "did it change"
-    thumb: np.ndarray  # small, for "is it a screen seen before"
-    frame: int | None
+    """A screenshot the guard compares with the next one; its thumbnail is made only when needed."""
+
+    def __init__(self, observation: Observation, thumb: np.ndarray | None = None) -> None:
+        self.image, self.frame, self._thumb = observation.screenshot, observation.frame, thumb
+
+    @property
+    def thumb(self) -> np.ndarray:
+        """Small and grey, for "is this a screen seen before" (box-filtered: a 1-px detail fades, a widget stays)."""
+        if self._thumb is None:
+            factor = max(1, self.image.width // THUMB)
+            self._thumb = np.asarray(self.image.reduce(factor).convert("L"), dtype=np.int16)
+        return self._thumb
 
 
 class LoopGuard(Wrapper):
@@ -78,8 +86,9 @@ class LoopGuard(Wrapper):
         fingerprint = (json.dumps(command.action.to_json_dict(), sort_keys=True), self._screen_id(before.thumb))
         repeats = self._counts.get(fingerprint, 0) + 1
         self._counts[fingerprint] = repeats
-        after = self._pending = self._look(self.env.observe())
-        changed, by = _changed(before, self._current, after)
+        after = self._pending = self.env.observe()
+        changed, by = _changed(before, after)
+        self._current = _Screen(after, None if changed else before.thumb)  # unchanged: the same thumbnail
         self.unchanged = 0 if changed else self.unchanged + 1
         notes = list(result.notes)
         if not changed:
@@ -99,10 +108,7 @@ class LoopGuard(Wrapper):
         return replace(result, info={**result.info, "guard": guard}, notes=tuple(notes))
 
     def _look(self, observation: Observation) -> Observation:
-        gray = observation.screenshot.convert("L")
-        thumb = np.asarray(gray.resize((THUMB, max(1, round(THUMB * gray.height / gray.width))), Image.BILINEAR),
-                           dtype=np.int16)
-        self._current = _Screen(gray, thumb, observation.frame)
+        self._current = _Screen(observation)
         return observation
 
     def _screen_id(self, thumb: np.ndarray) -> int:
@@ -125,12 +131,26 @@ def _same_screen(a: np.ndarray, b: np.ndarray) -> bool:
     return columns[-1] - columns[0] < CARET_WIDTH and rows[-1] - rows[0] < a.shape[0] // 8
 
 
-def _changed(before: _Screen, after: _Screen, observation: Observation) -> tuple[bool, str]:
-    """Whether the screen visibly changed, and what told: the environment's damage report or pixels."""
-    damage = observation.damage
-    if damage is not None and damage.since == before.frame and not damage.boxes:
-        return False, "damage"  # nothing was drawn since the screen the action was chosen on
-    if before.gray.size != after.gray.size:
+def _changed(before: _Screen, after: Observation) -> tuple[bool, str]:
+    """Whether the screen visibly changed, and what told: the environment's damage report or pixels.
+
+    With a damage report only its rectangles are compared; without one, the whole screenshot."""
+    damage = after.damage
+    if before.image is after.screenshot:
+        return False, "same image"
+    if before.image.size != after.screenshot.size:
         return True, "size"
-    histogram = ImageChops.difference(before.gray, after.gray).histogram()
-    return sum(histogram[PIXEL_LEVEL:]) >= CHANGED_PIXELS, "pixels"
+    if damage is not None and damage.since == before.frame:
+        if not damage.boxes:
+            return False, "damage"  # nothing was drawn since the screen the action was chosen on
+        pairs = [(before.image.crop(box), after.screenshot.crop(box)) for box in damage.boxes]
+    else:
+        pairs = [(before.image, after.screenshot)]
+    differing = 0
+    for a, b in pairs:
+        if a.mode != "RGB" or b.mode != "RGB":
+            a, b = a.convert("RGB"), b.convert("RGB")
+        histogram = ImageChops.difference(a, b).histogram()
+        differing += sum(sum(histogram[c * 256 + PIXEL_LEVEL:(c + 1) * 256]) for c in range(3))
+    return differing >= CHANGED_PIXELS, "damage+pixels" if damage is not None and damage.since == before.frame \
+        else "pixels"

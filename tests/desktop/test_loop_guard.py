@@ -26,5 +26,5 @@ def test_guard_reads_damage_then_sees_a_repaint(desktop) -> None:
     since = app.mark()
     clicked = guard.execute(command(action="left_click", coordinate=[140 + origin[0], 120 + origin[1]]))
     app.wait_for(lambda e: e["type"] == "click", since=since, what="the click")
-    assert clicked.info["guard"]["changed"] is True and clicked.info["guard"]["by"] == "pixels"
+    assert clicked.info["guard"]["changed"] is True and clicked.info["guard"]["by"] == "damage+pixels"
     assert clicked.notes == ()
