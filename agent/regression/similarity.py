@@ -47,24 +47,23 @@ class Similarity:
 
 
 def reduced(image: Image.Image) -> np.ndarray:
-    """Grayscale float array at most ``WIDTH`` wide (JPEG files decode straight to that size via draft)."""
-    if image.format == "JPEG" and image.width > 2 * WIDTH:
-        image = image.copy()
-        image.draft("L", (WIDTH, round(WIDTH * image.height / image.width)))
-    gray = image.convert("L")
-    if gray.width > WIDTH:
-        gray = gray.resize((WIDTH, max(1, round(WIDTH * gray.height / gray.width))), Image.Resampling.BOX)
-    return np.asarray(gray, dtype=np.float32)
+    """Grayscale float array about ``WIDTH`` wide: the screen box-averaged by a whole factor (a JPEG file
+    not yet loaded decodes straight to that scale through its DCT, via draft)."""
+    factor = max(1, -(-image.width // WIDTH))
+    if factor > 1 and image.format == "JPEG" and getattr(image, "tile", None):
+        image.draft("RGB", (-(-image.width // factor), -(-image.height // factor)))  # an unloaded file only
+        factor = max(1, -(-image.width // WIDTH))
+    small = image.reduce(factor) if factor > 1 else image
+    return np.asarray(small.convert("L"), dtype=np.float32)
 
 
 def ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-window SSIM of two equal-sized grayscale arrays (box windows, valid region only)."""
     if a.shape != b.shape:
         raise ValueError(f"screens differ in size: {a.shape[::-1]} vs {b.shape[::-1]}")
-    mu_a, mu_b = _box(a), _box(b)
-    var_a = _box(a * a) - mu_a * mu_a
-    var_b = _box(b * b) - mu_b * mu_b
-    cov = _box(a * b) - mu_a * mu_b
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    mu_a, mu_b, aa, bb, ab = _box(np.stack((a64, b64, a64 * a64, b64 * b64, a64 * b64)))
+    var_a, var_b, cov = aa - mu_a * mu_a, bb - mu_b * mu_b, ab - mu_a * mu_b
     return ((2 * mu_a * mu_b + C1) * (2 * cov + C2)) / ((mu_a**2 + mu_b**2 + C1) * (var_a + var_b + C2))
 
 
@@ -107,10 +106,13 @@ def target_box(step: dict) -> Box | None:
 
 
 def _box(x: np.ndarray) -> np.ndarray:
-    """Mean over every WINDOW x WINDOW window (an integral image: O(pixels))."""
-    s = np.pad(x.astype(np.float64), ((1, 0), (1, 0))).cumsum(0).cumsum(1)  # float32 sums lose the variance
-    w = WINDOW
-    return (s[w:, w:] - s[:-w, w:] - s[w:, :-w] + s[:-w, :-w]) / (w * w)
+    """Mean over every WINDOW x WINDOW window of each plane of ``x`` (integral images: O(pixels))."""
+    planes, h, w = x.shape
+    s = np.zeros((planes, h + 1, w + 1))
+    np.cumsum(x, axis=1, out=s[:, 1:, 1:])
+    np.cumsum(s[:, 1:, 1:], axis=2, out=s[:, 1:, 1:])
+    k = WINDOW
+    return (s[:, k:, k:] - s[:, :-k, k:] - s[:, k:, :-k] + s[:, :-k, :-k]) / (k * k)
 
 
 def _window_slice(box: Box, scale: float, shape: tuple[int, int], *, inside: bool = False) -> tuple[slice, slice]:
