@@ -149,6 +149,10 @@ class LiveReplay:
             record["result"] = {"done": outcome.done, "outcome": outcome.outcome, "reason": outcome.reason,
                                 "info": outcome.info}
             self.history.append(history_entry(self.tool.name, self.tool.validate(record["action"])))
+        if line.status == "failed" and line.side_by_side is None:  # what differed, as a picture
+            line.side_by_side = side_by_side(self.recorded.screenshot(step), step, observation.screenshot,
+                                             {"geometry": geometry.to_dict()}, self.out / "drift" / f"{i + 1:04d}.png",
+                                             live_title="live screen (not acted on)")
         record["replay"] = {"status": line.status, "similarity": line.similarity, "reason": line.reason}
         done = name in ("terminate", "answer") or line.status == "failed"
         next_observation = observation

@@ -118,7 +118,7 @@ def print_report(report: ReplayReport, console: Console) -> None:
 
 
 def side_by_side(recorded: Image.Image, recorded_step: dict[str, Any], live: Image.Image, live_step: dict[str, Any],
-                 path: Path) -> str:
+                 path: Path, live_title: str = "live screen, healed") -> str:
     """The recorded screen with where the recording acted, beside the live one with where the healed step
     acted, drawn by the viewer's `render_step` (the same marks as the HTML report); a PNG at ``path``."""
     from agent.geometry import Geometry
@@ -131,7 +131,7 @@ def side_by_side(recorded: Image.Image, recorded_step: dict[str, Any], live: Ima
     canvas.paste(right, (left.width + 12, 28))
     draw, font = ImageDraw.Draw(canvas), ImageFont.load_default(size=18)
     draw.text((8, 4), f"recorded step {recorded_step.get('index')}", fill=(0, 0, 0), font=font)
-    draw.text((left.width + 20, 4), "live screen, healed", fill=(0, 0, 0), font=font)
+    draw.text((left.width + 20, 4), live_title, fill=(0, 0, 0), font=font)
     path.parent.mkdir(parents=True, exist_ok=True)
     canvas.save(path)
     return str(path)

@@ -67,8 +67,8 @@ class WebAppServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, root: Path = ROOT) -> None:
-        super().__init__(("127.0.0.1", 0), partial(_Handler, directory=str(root)))
+    def __init__(self, root: Path = ROOT, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), partial(_Handler, directory=str(root)))
         self.state: dict[str, Any] = {}
         self._thread = threading.Thread(target=self.serve_forever, name="webapp-server", daemon=True)
         self._thread.start()

@@ -89,6 +89,7 @@ def test_no_heal_fails_on_drift_without_model_calls(session, live_env, server, t
     assert report.failed_step.index == 5 and "drifted" in report.failed_step.reason
     assert model.calls == 0
     assert "step 5" in report.summary() and "screenshots/0005" in report.summary()
+    assert Path(report.failed_step.side_by_side).is_file() and "side by side" in report.summary()
 
 
 def test_max_heals_bounds_the_heals(session, live_env, server, tmp_path):
