@@ -136,13 +136,13 @@ def _changed(before: _Screen, after: Observation) -> tuple[bool, str]:
 
     With a damage report only its rectangles are compared; without one, the whole screenshot."""
     damage = after.damage
+    if damage is not None and damage.since == before.frame and not damage.boxes:
+        return False, "damage"  # nothing was drawn since the screen the action was chosen on
     if before.image is after.screenshot:
         return False, "same image"
     if before.image.size != after.screenshot.size:
         return True, "size"
     if damage is not None and damage.since == before.frame:
-        if not damage.boxes:
-            return False, "damage"  # nothing was drawn since the screen the action was chosen on
         pairs = [(before.image.crop(box), after.screenshot.crop(box)) for box in damage.boxes]
     else:
         pairs = [(before.image, after.screenshot)]
