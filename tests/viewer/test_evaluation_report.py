@@ -125,3 +125,27 @@ def test_thumbnail_shows_box_and_point(tmp_path: Path) -> None:
     assert thumb.getpixel((240, 170)) == (60, 180, 75)  # the box's left edge, scaled by 1/4
     assert thumb.getpixel((120, 67))[0] > 200 and thumb.getpixel((120, 67))[1] < 80  # the point's cross
     assert thumb.getpixel((300, 100)) == (255, 255, 255)
+
+
+def test_eval_report_flag_writes_it_and_prints_the_path(tmp_path: Path, capsys) -> None:
+    from agent.models.testing import ScriptedServer
+
+    targets = make_v1(tmp_path / "data")
+    by_instruction = {t.instruction: t for t in targets}
+
+    def reply(body: dict) -> str:
+        text = next(c["text"] for m in body["messages"] if m["role"] == "user" for c in m["content"] if c["type"] == "text")
+        target = by_instruction[text]
+        return answer(target.center, target.size, prefill=True)
+
+    out = tmp_path / "ss"
+    with ScriptedServer(reply) as server:
+        assert main(["eval", "screenspot", "--data", str(tmp_path / "data"), "--base-url", server.base_url,
+                     "--model", "qwen", "--out", str(out), "--report"]) == 0
+    err = capsys.readouterr().err.replace("\n", "")
+    assert (out / "report.html").is_file() and f"report: {out / 'report.html'}" in err
+    with ScriptedServer(reply) as server:  # without --report: the command that writes it
+        assert main(["eval", "screenspot", "--data", str(tmp_path / "data"), "--base-url", server.base_url,
+                     "--model", "qwen", "--out", str(tmp_path / "ss2")]) == 0
+    assert f"gui-agent view {tmp_path / 'ss2'}" in capsys.readouterr().err.replace("\n", "")
+    assert not (tmp_path / "ss2" / "report.html").exists()
