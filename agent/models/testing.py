@@ -22,12 +22,12 @@ class ScriptedServer:
     """``answers``: texts served in order (the last repeats), or a function of the request body."""
 
     def __init__(self, answers: list[str] | Callable[[dict[str, Any]], str], *, models: tuple[str, ...] = ("qwen"),
-                 latency: float = 0.0, fail_first: int = 0) -> None:
+                 latency: float = 0.0, fail_first: int = 0, port: int = 0) -> None:
         self.answers, self.models, self.latency = answers, tuple(models) if not isinstance(models, str) else (models,), latency
         self.fail_first = fail_first  # answer HTTP 503 to this many requests first (to test retries)
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -102,3 +102,58 @@ class ScriptedServer:
                 self._send(*server._answer(body))
 
         return Handler
+
+
+# -- python -m agent.models.testing -----------------------------------------------------------------
+DEMO_SESSION = "demo-signin-notifications"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve scripted answers over HTTP until Ctrl-C; print the base URL to use next."""
+    import argparse
+    import sys
+    from pathlib import Path
+
+    from agent.trajectory import Trajectory
+
+    parser = argparse.ArgumentParser(
+        prog="python -m agent.models.testing",
+        description="A loopback OpenAI-compatible server answering with scripted text (no GPU, no weights). "
+                    "By default it gives the answers of the shipped demo session, in order: pointed at the demo "
+                    "app (python -m environments.webapps) it signs in and turns on email notifications.")
+    parser.add_argument("--port", type=int, default=8002, help="port on 127.0.0.1 (default 8002; 0 = any free one)")
+    parser.add_argument("--model", default="scripted", help="the model name it serves (default scripted)")
+    parser.add_argument("--answer", action="append", default=[],
+                        help="an answer to give, in order, the last repeating; repeat the option for more")
+    parser.add_argument("--from-session", default=None, metavar="DIR",
+                        help="give a recorded run's answers in order (default: the shipped demo session)")
+    args = parser.parse_args(argv)
+    if args.answer:
+        answers = list(args.answer)
+    else:
+        source = Path(args.from_session) if args.from_session else (
+            Path(__file__).resolve().parents[2] / "tasks" / "sessions" / DEMO_SESSION)
+        try:
+            answers = [a["raw"] for step in Trajectory.load(source).steps for a in step.get("attempts", [])]
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot read answers from {source}: {exc}", file=sys.stderr)
+            return 2
+        if not answers:
+            print(f"error: {source} holds no model answers", file=sys.stderr)
+            return 2
+    try:
+        server = ScriptedServer(answers, models=(args.model,), port=args.port)
+    except OSError as exc:
+        print(f"error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}; pick another --port", file=sys.stderr)
+        return 2
+    with server:
+        print(f"Scripted model server: --base-url {server.base_url} --model {args.model}  "
+              f"({len(answers)} answer{'' if len(answers) == 1 else 's'} in order, the last repeats)", flush=True)
+        print("Ctrl-C stops.", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
