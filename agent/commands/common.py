@@ -8,9 +8,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+from PIL import Image, ImageDraw, UnidentifiedImageError
 
 from agent.errors import ConfigError
+from agent.fonts import label_font
 from agent.geometry import Geometry, Size
 from agent.imaging import to_model_image
 from agent.parser import Box
@@ -38,13 +39,17 @@ def model_view(image: Image.Image, min_pixels: int, max_pixels: int) -> tuple[Ge
     return geometry, to_model_image(image, geometry.model)
 
 
-def box_to_screen(geometry: Geometry, box: Box) -> list[float]:
-    """A model-space box in original pixels, per axis; edges are clipped to the image (models overshoot)."""
+def box_to_screen(geometry: Geometry, box: Box) -> list[float] | None:
+    """A model-space box in original pixels, per axis. An edge that overshoots the image is clipped to it
+    (models overshoot by a few pixels); a box with no area inside the image is None — rejected, never
+    squashed onto the border."""
     model, screen = geometry.model, geometry.input
     sx, sy = screen.width / model.width, screen.height / model.height
-    x1, x2 = (min(max(v, 0.0), model.width) * sx for v in (box.x1, box.x2))
-    y1, y2 = (min(max(v, 0.0), model.height) * sy for v in (box.y1, box.y2))
-    return [round(x1, 1), round(y1, 1), round(x2, 1), round(y2, 1)]
+    x1, x2 = (min(max(v, 0.0), model.width) for v in (box.x1, box.x2))
+    y1, y2 = (min(max(v, 0.0), model.height) for v in (box.y1, box.y2))
+    if x2 <= x1 or y2 <= y1:
+        return None
+    return [round(x1 * sx, 1), round(y1 * sy, 1), round(x2 * sx, 1), round(y2 * sy, 1)]
 
 
 def annotate(
@@ -56,7 +61,7 @@ def annotate(
     out = image.convert("RGB").copy()
     draw = ImageDraw.Draw(out)
     width = max(2, round(min(out.size) / 300))
-    font = ImageFont.load_default(size=max(12, round(min(out.size) / 45)))
+    font = label_font(max(12, round(min(out.size) / 45)))
     for index, (xyxy, label) in enumerate(boxes):
         colour = PALETTE[index % len(PALETTE)]
         x1, y1, x2, y2 = xyxy
@@ -91,10 +96,33 @@ def output_path(out: str | None, kind: str, source: str | Path) -> Path:
     return path
 
 
-def emit(data: dict[str, Any]) -> None:
-    """The command's result as JSON on stdout (the human-readable messages go to stderr)."""
+PRINT_CAP = 2000  # characters of one text field printed; a runaway answer is megabytes, repeated per attempt
+
+
+def emit(data: dict[str, Any], whole: Path | None = None) -> None:
+    """The command's result as JSON on stdout (the human-readable messages go to stderr).
+
+    With ``whole``, the complete result is written there too and long texts on stdout are cut to
+    `PRINT_CAP` characters, saying where the whole text is.
+    """
+    if whole is not None:
+        from agent.trajectory import write_json_atomic
+
+        data = data | {"json": str(whole)}
+        write_json_atomic(whole, data)
+        data = _capped(data, f"the whole text is in {whole}")
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     sys.stdout.flush()
+
+
+def _capped(value: Any, where: str) -> Any:
+    if isinstance(value, str) and len(value) > PRINT_CAP:
+        return value[:PRINT_CAP] + f"… [{len(value)} characters; {where}]"
+    if isinstance(value, dict):
+        return {k: _capped(v, where) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_capped(v, where) for v in value]
+    return value
 
 
 def usage(generation) -> dict[str, Any]:

@@ -10,9 +10,10 @@ from typing import Any
 from PIL import Image
 
 from agent.commands.common import annotate, ask, box_to_screen, emit, load_image, model_view, output_path, public, usage
+from agent.errors import OutOfRangeError
 from agent.geometry import MAX_PIXELS, MIN_PIXELS, Geometry
 from agent.models.base import Generation, Model
-from agent.parser import parse_boxes
+from agent.parser import Box, parse_boxes
 from agent.prompt import Prompt, prompt_text
 
 
@@ -53,15 +54,27 @@ def detect(
     geometry, model_image = model_view(image, min_pixels, max_pixels)
     user = prompt or text["user"].format(target=target or text["default_target"])
     meta = {"model_size": [geometry.model.width, geometry.model.height]}
+
+    def read(answer: str) -> list[Box]:
+        boxes = parse_boxes(answer)
+        if all(box_to_screen(geometry, box) is None for box in boxes):
+            raise OutOfRangeError(f"every box lies outside the {geometry.model.width}x{geometry.model.height} image; "
+                                  "give boxes in its pixels")
+        return boxes
+
     found, attempts, error = ask(
         model, lambda feedback: Prompt(text["system"], user + (feedback or ""), (model_image,), meta=meta),
-        parse_boxes, retries,
+        read, retries,
     )
-    boxes = [
-        {"label": box.label, "bbox": box_to_screen(geometry, box), "bbox_model": [box.x1, box.y1, box.x2, box.y2]}
-        for box in found or []
-    ]
-    return Detection(geometry, boxes, attempts[-1]["generation"], error, {"attempts": public(attempts)})
+    boxes, rejected = [], []
+    for box in found or []:
+        xyxy, model_box = box_to_screen(geometry, box), [box.x1, box.y1, box.x2, box.y2]
+        if xyxy is None:
+            rejected.append({"label": box.label, "bbox_model": model_box, "reason": "outside the image"})
+        else:
+            boxes.append({"label": box.label, "bbox": xyxy, "bbox_model": model_box})
+    info = {"attempts": public(attempts)} | ({"rejected": rejected} if rejected else {})
+    return Detection(geometry, boxes, attempts[-1]["generation"], error, info)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,7 +84,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", nargs="?", default=None,
                         help="what to detect, e.g. 'the buttons' (default: every interactive UI element)")
     parser.add_argument("--prompt", default=None, help="the whole request instead of the built-in wording")
-    parser.add_argument("--out", default=None, help="annotated image (default runs/<time>-detect-<image>.png)")
+    parser.add_argument("--out", default=None, help="annotated image (default runs/<time>-detect-<image>.png); the whole JSON "
+                             "result is written beside it (.json)")
     parser.add_argument("--retries", type=int, default=1, help="re-asks, told what was wrong, after an unusable answer")
     add_model_arguments(parser)
 
@@ -85,7 +99,7 @@ def main(args: argparse.Namespace) -> int:
                     max_pixels=args.max_pixels, retries=args.retries)
     out = output_path(args.out, "detect", args.image)
     annotate(image, [(b["bbox"], b["label"]) for b in result.boxes]).save(out)
-    emit({"image": str(Path(args.image)), "annotated": str(out), **result.to_dict()})
+    emit({"image": str(Path(args.image)), "annotated": str(out), **result.to_dict()}, out.with_suffix(".json"))
     if result.error:
         console.print(f"[bold red]no boxes:[/] {result.error}")
         return 1

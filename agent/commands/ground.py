@@ -99,7 +99,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", help='the element, in words: "the sign-in button"')
     parser.add_argument("--mode", choices=("box", "click"), default="box",
                         help="box: ask for a bbox_2d (point = its centre); click: ask for a computer_use click")
-    parser.add_argument("--out", default=None, help="annotated image (default runs/<time>-ground-<image>.png)")
+    parser.add_argument("--out", default=None, help="annotated image (default runs/<time>-ground-<image>.png); the whole JSON "
+                             "result is written beside it (.json)")
     parser.add_argument("--retries", type=int, default=1, help="re-asks, told what was wrong, after an unusable answer")
     add_model_arguments(parser)
 
@@ -115,7 +116,8 @@ def main(args: argparse.Namespace) -> int:
     boxes = [(result.box, result.label or args.target)] if result.box else []
     points = [(*result.point, "" if boxes else args.target)] if result.point else []
     annotate(image, boxes, points).save(out)
-    emit({"image": str(Path(args.image)), "target": args.target, "annotated": str(out), **result.to_dict()})
+    emit({"image": str(Path(args.image)), "target": args.target, "annotated": str(out), **result.to_dict()},
+         out.with_suffix(".json"))
     if result.error:
         console.print(f"[bold red]not found:[/] {result.error}")
         return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PIL import Image, ImageDraw
 
+from agent.fonts import label_font
 from environments.base import Command
 
 RED, BLUE = (230, 30, 30), (30, 90, 230)
@@ -32,10 +33,12 @@ def draw_command(
     if target:
         _ring(draw, target, RED)
     label = describe_command(command)
+    font = label_font(14)
+    left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
     where = target or (8, 8)
-    x, y = min(where[0] + 14, image.width - 8 * len(label) - 4), max(4, where[1] - 24)
-    draw.rectangle([x - 3, y - 2, x + 7 * len(label) + 3, y + 14], fill=(255, 255, 255))
-    draw.text((x, y), label, fill=RED)
+    x, y = max(4, min(where[0] + 14, image.width - (right - left) - 4)), max(4, where[1] - 24)
+    draw.rectangle([x - 3, y - 2, x + right - left + 3, y + bottom - top + 2], fill=(255, 255, 255))
+    draw.text((x - left, y - top), label, fill=RED, font=font)
     return image
 
 
