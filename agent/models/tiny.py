@@ -102,17 +102,28 @@ def build_tokenizer(path: Path, vocab_size: int = 512):
     return fast
 
 
-def build_tiny_qwen25vl(path: str | Path, *, dtype: str = "float32", seed: int = 0) -> Path:
+# Shapes of the two tiny variants. vLLM's CPU attention supports head sizes 32, 64, 80, ... but not 16,
+# so the variant vLLM serves has text head_dim 64 (256 / 4 heads) and vision head_dim 80 (160 / 2 heads);
+# mrope_section must sum to half the text head_dim.
+TINY = {"hidden": 64, "intermediate": 128, "mrope_section": [2, 3, 3], "max_positions": 4096,
+        "vision_hidden": 32, "vision_intermediate": 64}
+TINY_VLLM = {"hidden": 256, "intermediate": 512, "mrope_section": [8, 12, 12], "max_positions": 32768,
+             "vision_hidden": 160, "vision_intermediate": 320}
+
+
+def build_tiny_qwen25vl(path: str | Path, *, dtype: str = "float32", seed: int = 0, shapes: dict | None = None) -> Path:
     """Write a random tiny Qwen2.5-VL checkpoint (model, processor, tokenizer, chat template) to ``path``.
 
-    Text: hidden 64, 2 layers; vision: depth 2, hidden 32. ``dtype`` is recorded in config.json (tests
-    of the dtype rules write ``float16`` here).
+    Text: hidden 64, 2 layers; vision: depth 2, hidden 32 (``shapes=TINY_VLLM``: the variant vLLM can
+    serve, see `build_tiny_qwen25vl_vllm`). ``dtype`` is recorded in config.json (tests of the dtype
+    rules write ``float16`` here).
     """
     import torch
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
     from agent.geometry import MIN_PIXELS
 
+    shapes = shapes or TINY
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(path)
@@ -120,24 +131,25 @@ def build_tiny_qwen25vl(path: str | Path, *, dtype: str = "float32", seed: int =
     config = Qwen2_5_VLConfig(
         text_config={
             "vocab_size": len(tokenizer),
-            "hidden_size": 64,
-            "intermediate_size": 128,
+            "hidden_size": shapes["hidden"],
+            "intermediate_size": shapes["intermediate"],
             "num_hidden_layers": 2,
             "num_attention_heads": 4,
             "num_key_value_heads": 2,
-            "max_position_embeddings": 4096,
+            "max_position_embeddings": shapes["max_positions"],
             "max_window_layers": 2,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [2, 3, 3]},
+            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0,
+                                "mrope_section": shapes["mrope_section"]},
             "bos_token_id": ids["<|endoftext|>"],
             "eos_token_id": ids["<|im_end|>"],
             "pad_token_id": ids["<|endoftext|>"],
         },
         vision_config={
             "depth": 2,
-            "hidden_size": 32,
-            "intermediate_size": 64,
+            "hidden_size": shapes["vision_hidden"],
+            "intermediate_size": shapes["vision_intermediate"],
             "num_heads": 2,
-            "out_hidden_size": 64,
+            "out_hidden_size": shapes["hidden"],
             "fullatt_block_indexes": [1],
             "window_size": 112,
             "tokens_per_second": 2,
@@ -168,6 +180,11 @@ def build_tiny_qwen25vl(path: str | Path, *, dtype: str = "float32", seed: int =
     (path / "preprocessor_config.json").write_text(json.dumps(preprocessor, indent=2))
     (path / "chat_template.jinja").write_text(CHAT_TEMPLATE)
     return path
+
+
+def build_tiny_qwen25vl_vllm(path: str | Path, *, seed: int = 0) -> Path:
+    """The tiny model with head sizes vLLM's CPU attention supports (text 64, vision 80): ~2.7 M params, 11 MB."""
+    return build_tiny_qwen25vl(path, seed=seed, shapes=TINY_VLLM)
 
 
 def _set_dtype(path: Path, dtype: str) -> None:
