@@ -71,8 +71,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--device-map", default=None, help="transformers device_map, e.g. auto, cpu, cuda:0")
     g.add_argument("--attn", default="sdpa", help="attention implementation: sdpa, flash_attention_2, eager")
     g.add_argument("--max-new-tokens", type=positive_int, default=256, help="longest answer in tokens (default 256)")
-    g.add_argument("--constrain-tool-calls", action="store_true",
-                   help="with --base-url on vLLM: the server may only answer valid tool calls (structured outputs)")
+    g.add_argument("--constrain-tool-calls", nargs="?", const="click,type,terminate", default=None, metavar="ACTIONS",
+                   help="with --base-url on vLLM: the server may only answer valid tool calls (structured outputs) "
+                        "of these actions (default click,type,terminate)")
     g.add_argument("--min-pixels", type=positive_int, default=MIN_PIXELS,
                    help=f"smallest model-space area (default {MIN_PIXELS})")
     g.add_argument("--max-pixels", type=positive_int, default=MAX_PIXELS,
@@ -124,11 +125,11 @@ def build_model(args: argparse.Namespace):
 
         if not args.model:
             raise ConfigError("--base-url needs --model NAME: the model's name on that server (see GET /v1/models)")
-        from agent.models.structured import tool_call_outputs
+        from agent.models.structured import constrained_outputs
 
         return OpenAIModel(args.base_url, args.model, api_key=args.api_key, timeout=args.timeout,
                            max_tokens=args.max_new_tokens, client_limits=(args.min_pixels, args.max_pixels),
-                           structured_outputs=tool_call_outputs if getattr(args, "constrain_tool_calls", False) else None)
+                           structured_outputs=constrained_outputs(getattr(args, "constrain_tool_calls", None)))
     from agent.models.transformers import TransformersModel
 
     return TransformersModel(args.model or DEFAULT_MODEL, dtype=args.dtype, device_map=args.device_map,

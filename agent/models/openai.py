@@ -217,7 +217,7 @@ class OpenAIModel:
         try:
             return self._request("POST", path, json=payload)
         except _NotFound as exc:
-            if '"detail":"Not Found"' in str(exc).replace(" ", ""):  # the path, not the model, is unknown
+            if '"detail"' in str(exc) and "Not Found" in str(exc):  # the path, not the model, is unknown (FastAPI)
                 hint = (f"OpenAI-compatible servers serve under /v1: try --base-url {self.base_url}/v1"
                         if not self.base_url.endswith("/v1") else "check --base-url")
                 raise ModelUnavailableError(

@@ -9,8 +9,11 @@ cannot say anything the regex does not allow, so it is a testing and rescue tool
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+from agent.errors import ConfigError
 from agent.prompt import Prompt
 
 POINT_PREFILL_END = '"coordinate": ['  # the ScreenSpot prefill stops inside a left_click's coordinate
@@ -74,3 +77,14 @@ def tool_call_outputs(prompt: Prompt, actions: tuple[str, ...] = ACTIONS) -> dic
         return None  # any other prefill: no regex knows where it stops
     tool = "mobile_use" if '"name": "mobile_use"' in prompt.system else "computer_use"
     return {"regex": tool_call_regex(tool, width, height, actions)}
+
+
+def constrained_outputs(actions: str | None) -> Callable[[Prompt], dict[str, Any] | None] | None:
+    """``--constrain-tool-calls click,type``: the per-prompt structured outputs for those actions, or None."""
+    if actions is None:
+        return None
+    chosen = tuple(a.strip() for a in actions.split(",") if a.strip())
+    unknown = [a for a in chosen if a not in ACTIONS]
+    if unknown or not chosen:
+        raise ConfigError(f"--constrain-tool-calls takes actions from {', '.join(ACTIONS)}; got {actions!r}")
+    return partial(tool_call_outputs, actions=chosen)
