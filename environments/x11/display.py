@@ -117,17 +117,30 @@ def resolve_display(display: str | None) -> str:
     return name
 
 
-def check_xauthority(display: str) -> None:
-    """python-xlib fails on a missing cookie file even when the server needs none; say how to fix it."""
-    path = os.environ.get("XAUTHORITY") or str(Path.home() / ".Xauthority")
-    if not Path(path).exists():
-        raise ConfigError(
-            f"cannot connect to X display {display}: the X authority file {path} does not exist and "
-            "python-xlib (used by pyautogui) refuses to connect without one. If the server needs no cookie "
-            "(e.g. an Xvfb started without -auth), point XAUTHORITY at an empty file: "
-            "`export XAUTHORITY=$(mktemp)`; otherwise set XAUTHORITY to the server's cookie file "
-            "(xvfb-run and display managers print or export it), or use --virtual-display WxH."
-        )
+def xauthority_for_xlib() -> str | None:
+    """The authority file python-xlib should read: the user's when it exists, else an empty one.
+
+    xdotool and every other X client connect to a server that needs no cookie (an Xvfb started without
+    ``-auth``) when ``~/.Xauthority`` does not exist; python-xlib refuses to connect without a file. Given
+    an empty one it connects as they do. Returns the file it stood in for (for the error message), or None.
+    """
+    wanted = os.environ.get("XAUTHORITY") or str(Path.home() / ".Xauthority")
+    if Path(wanted).exists():
+        return None
+    os.environ["XAUTHORITY"] = str(_empty_xauthority())
+    return wanted
+
+
+_EMPTY: list[Path] = []
+
+
+def _empty_xauthority() -> Path:
+    if not _EMPTY:
+        holder = tempfile.TemporaryDirectory(prefix="gui-agent-xauth-")
+        _EMPTY.append(Path(holder.name) / "Xauthority")
+        _EMPTY[0].write_bytes(_DUMMY_XAUTH)
+        _empty_xauthority.holder = holder  # type: ignore[attr-defined]  # removed at interpreter exit
+    return _EMPTY[0]
 
 
 def connect(display: str):
@@ -135,7 +148,7 @@ def connect(display: str):
     from Xlib import error as xerror
     from Xlib.display import Display
 
-    check_xauthority(display)
+    missing = xauthority_for_xlib()
     try:
         return Display(display)
     except xerror.XauthError as exc:
@@ -144,8 +157,16 @@ def connect(display: str):
             "cookie file, or to an empty file (`export XAUTHORITY=$(mktemp)`) if it needs none"
         ) from None
     except (xerror.DisplayError, OSError) as exc:
+        cookie = (f" (there is no X authority file {missing}, so no cookie was offered: if the server needs one, "
+                  "set XAUTHORITY to its cookie file)" if missing and _refused(exc) else "")
         raise ConfigError(
-            f"cannot connect to X display {display}: {exc}. Check that an X server runs there (`xdpyinfo "
+            f"cannot connect to X display {display}: {exc}{cookie}. Check that an X server runs there (`xdpyinfo "
             f"-display {display}`), that DISPLAY/--display name it (e.g. :0) and that you may connect "
             "(XAUTHORITY); or use --virtual-display 1920x1080 to start a private Xvfb."
         ) from None
+
+
+def _refused(exc: Exception) -> bool:
+    """The server answered but would not let us in (as opposed to: nothing listens there)."""
+    text = str(exc).lower()
+    return "authoriz" in text or "refused by server" in text

@@ -42,10 +42,42 @@ def test_unreachable_display_says_what_to_do(monkeypatch, tmp_path):
         DesktopEnvironment(":917")
 
 
-def test_missing_xauthority_says_what_to_do(monkeypatch, tmp_path):
+def test_a_missing_xauthority_is_not_blamed_when_no_server_runs(monkeypatch, tmp_path):
     monkeypatch.setenv("XAUTHORITY", str(tmp_path / "nothing-here"))
-    with pytest.raises(ConfigError, match="X authority file .* does not exist.*export XAUTHORITY"):
+    with pytest.raises(ConfigError, match="cannot connect to X display :917") as caught:
         DesktopEnvironment(":917")
+    assert "authority file" not in str(caught.value)
+
+
+def _gui_agent_without_cookie(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """gui-agent with no XAUTHORITY and a HOME without .Xauthority, as on a fresh CI machine."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "XAUTHORITY")} | {"HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "agent.cli", "run", "stop", "--env", "desktop", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+TERMINATE = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "terminate", "status": "success"}}\n</tool_call>'
+
+
+def test_attaches_to_an_xvfb_without_auth_when_there_is_no_xauthority_file(tmp_path):
+    """xdotool connects to an Xvfb started without -auth with no ~/.Xauthority; so must we."""
+    from agent.models.testing import ScriptedServer
+    from environments.x11.display import VirtualDisplay
+
+    with VirtualDisplay(Size(640, 480)) as xvfb, ScriptedServer([TERMINATE]) as server:
+        proc = _gui_agent_without_cookie(tmp_path, "--display", xvfb.name, "--base-url", server.base_url,
+                                         "--model", "qwen", "--out", str(tmp_path / "run"))
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "home" / ".Xauthority").exists()  # nothing written into the user's home
+
+
+def test_no_x_server_is_reported_as_such_not_as_a_missing_authority_file(tmp_path):
+    proc = _gui_agent_without_cookie(tmp_path, "--display", ":77", "--base-url", "http://127.0.0.1:9/v1",
+                                     "--model", "qwen", "--out", str(tmp_path / "run"))
+    assert proc.returncode == 2 and "cannot connect to X display :77" in " ".join(proc.stderr.split())
+    assert "authority file" not in proc.stderr and "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize("extra,message", [
