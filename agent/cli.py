@@ -91,6 +91,11 @@ def add_agent_arguments(parser: argparse.ArgumentParser, *, max_steps: int = 20,
     a.add_argument("--history-images", type=positive_int, default=1,
                    help="screenshots in the prompt, newest last (default 1)")
     a.add_argument("--reasoning", action="store_true", help="ask for <thinking> and <conclusion> around the call")
+    a.add_argument("--tool-extensions", type=tool_extensions, default=None, metavar="LIST",
+                   help="deliberate differences from the cookbook schema to switch on, comma-separated (default: "
+                        "all, optional_coordinate,answer; see agent/prompts/qwen25vl.toml [differences])")
+    a.add_argument("--cookbook-schema", dest="tool_extensions", action="store_const", const=(),
+                   help="show the model the exact cookbook tool schema (no extension; same as --tool-extensions '')")
 
 
 def agent_config(args: argparse.Namespace):
@@ -98,7 +103,18 @@ def agent_config(args: argparse.Namespace):
     from agent.loop import AgentConfig
 
     return AgentConfig(max_steps=args.max_steps, max_retries=args.max_retries, min_pixels=args.min_pixels,
-                       max_pixels=args.max_pixels, history_images=args.history_images, reasoning=args.reasoning)
+                       max_pixels=args.max_pixels, history_images=args.history_images, reasoning=args.reasoning,
+                       **({} if args.tool_extensions is None else {"tool_extensions": args.tool_extensions}))
+
+
+def tool_extensions(text: str) -> tuple[str, ...]:
+    """``optional_coordinate,answer`` -> a tuple of known extension names (argparse type)."""
+    from tools.base import EXTENSIONS
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if unknown := [n for n in names if n not in EXTENSIONS]:
+        raise argparse.ArgumentTypeError(f"unknown tool extension {', '.join(unknown)}; known: {', '.join(EXTENSIONS)}")
+    return names
 
 
 def add_safety_arguments(parser: argparse.ArgumentParser) -> None:

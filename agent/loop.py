@@ -22,7 +22,7 @@ from agent.trajectory import NullRecorder, Recorder
 from environments.base import Environment, Observation
 from environments.wrappers import StepLimit
 from tools import get_tool
-from tools.base import Action, Tool
+from tools.base import EXTENSIONS, Action, Tool
 
 Outcome = Literal["success", "failure", "step_limit", "stuck", "stopped", "error"]
 
@@ -35,6 +35,8 @@ class AgentConfig:
     max_pixels: int = MAX_PIXELS
     history_images: int = 1  # screenshots in the prompt, newest last (cookbooks: 1; OSWorld: 4)
     reasoning: bool = False
+    # deliberate differences from the cookbook schema that are on (tools.base.EXTENSIONS); () = the cookbook's
+    tool_extensions: tuple[str, ...] = EXTENSIONS
 
     def __post_init__(self) -> None:
         """Refuse values that would silently do something else (a 0-step run, no screenshot in the prompt)."""
@@ -93,7 +95,8 @@ class Agent:
         self.recorder = recorder or NullRecorder()
 
     def run(self, instruction: str, *, run_info: dict[str, Any] | None = None) -> EpisodeResult:
-        episode = _Episode(instruction, get_tool(self.env.tool), deque(maxlen=max(1, self.config.history_images)))
+        tool = get_tool(self.env.tool).with_extensions(self.config.tool_extensions)
+        episode = _Episode(instruction, tool, deque(maxlen=max(1, self.config.history_images)))
         self.recorder.start(self._run_record(instruction, run_info or {}))
         result = EpisodeResult("error", "interrupted before the first step", 0)
         try:

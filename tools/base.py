@@ -6,12 +6,17 @@ Errors are rewritten into sentences the model can act on when they are fed back 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from agent.errors import ActionValidationError
+
+# Deliberate differences from the cookbooks' tool definitions (documented in agent/prompts/qwen25vl.toml,
+# [differences]); each can be switched off, and with none the model is shown the exact cookbook schema.
+EXTENSIONS = ("optional_coordinate", "answer")
 
 Coordinate = Annotated[
     tuple[Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)]],
@@ -23,6 +28,7 @@ class Action(BaseModel):
     """Base of every action: immutable, and unknown fields are an error the model is told about."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    extension: ClassVar[str | None] = None  # an action the cookbooks do not have: shown only when enabled
 
     action: str
 
@@ -63,17 +69,45 @@ class Terminate(Action):
 class Answer(Action):
     """Give the answer to a question the user asked (extension: Qwen3-VL and GUI-Owl use it)."""
 
+    extension: ClassVar[str | None] = "answer"
     action: Literal["answer"]
     text: str = Field(description="The answer to report to the user.")
 
 
+def optional_coordinate(description: str = "") -> Any:
+    """A click's (or scroll's) optional coordinate: the schema shows it only with ``optional_coordinate`` on.
+
+    The validator accepts it either way: the model sends one with every click whatever it is shown.
+    """
+    return Field(None, json_schema_extra={"extension": "optional_coordinate"}, description=description or None)
+
+
 @dataclass(frozen=True)
 class Tool:
-    """A native tool: its name, its action union and the prompt key of its description."""
+    """A native tool: its name, its action union and the order of its fields in the schema.
+
+    ``extensions``: the deliberate differences from the cookbook schema that are switched on.
+    """
 
     name: str
     actions: tuple[type[Action], ...]
     adapter: TypeAdapter
+    fields: tuple[str, ...] = ()  # the order of the non-action parameters, as in the cookbook's definition
+    extensions: frozenset[str] = field(default_factory=lambda: frozenset(EXTENSIONS))
+
+    def with_extensions(self, extensions: Any) -> Tool:
+        """This tool with only ``extensions`` switched on (none: the cookbook's schema and actions)."""
+        wanted = frozenset(extensions)
+        if unknown := wanted - set(EXTENSIONS):
+            raise ValueError(f"unknown tool extension(s) {', '.join(sorted(unknown))}; known: {', '.join(EXTENSIONS)}")
+        if wanted == self.extensions:
+            return self
+        return _restricted(self.name, self.actions, self.fields, wanted)
+
+    def hidden(self, action: type[Action], field_name: str) -> bool:
+        """Whether the schema leaves out this field of this action (an extension that is off)."""
+        extra = action.model_fields[field_name].json_schema_extra
+        return isinstance(extra, dict) and extra.get("extension") not in self.extensions
 
     @property
     def action_names(self) -> list[str]:
@@ -117,6 +151,13 @@ class Tool:
         return "; ".join(dict.fromkeys(problems))  # one error per bad item ([[x, y]] gives two): say it once
 
 
-def make_tool(name: str, actions: tuple[type[Action], ...]) -> Tool:
-    union = Annotated[Union[actions], Field(discriminator="action")]  # noqa: UP007 - built at run time
-    return Tool(name, actions, TypeAdapter(union))
+def make_tool(name: str, actions: tuple[type[Action], ...], fields: tuple[str, ...] = ()) -> Tool:
+    return _restricted(name, actions, fields, frozenset(EXTENSIONS))
+
+
+@lru_cache(maxsize=16)
+def _restricted(name: str, actions: tuple[type[Action], ...], fields: tuple[str, ...], extensions: frozenset[str]) -> Tool:
+    """One Tool object per tool and set of extensions (prompts are cached per Tool)."""
+    kept = tuple(a for a in actions if a.extension is None or a.extension in extensions)
+    union = Annotated[Union[kept], Field(discriminator="action")]  # noqa: UP007 - built at run time
+    return Tool(name, kept, TypeAdapter(union), fields, extensions)

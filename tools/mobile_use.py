@@ -56,4 +56,5 @@ class Open(Action):
 MOBILE_USE = make_tool(
     "mobile_use",
     (Key, Click, LongPress, Swipe, Type, SystemButton, Open, Wait, Terminate, Answer),
+    ("coordinate", "coordinate2", "text", "time", "button", "status"),
 )

@@ -11,9 +11,19 @@ from typing import Any
 
 from tools.base import Tool
 
+# Key order inside a property as the cookbooks' definitions write it (their `status` puts type before enum).
+_KEY_ORDER = {"status": ("description", "type", "enum")}
+_DEFAULT_ORDER = ("description", "enum", "type")
+
 
 def parameters_schema(tool: Tool) -> dict[str, Any]:
-    """The flat JSON-schema ``parameters`` object of a tool, in the native layout."""
+    """The flat JSON-schema ``parameters`` object of a tool, in the native layout.
+
+    Each field says which actions it belongs to: "Required only by ..." for the actions the cookbook
+    lists (the validator gives some of them a default, e.g. ``wait``'s ``time``), then "Optional for ..."
+    for the actions that take it only through an extension (a click's coordinate). With no extension
+    switched on, names, order, types, enums and those action lists are the cookbook's.
+    """
     bullets = [f"* `{name}`: {cls.__doc__.strip().splitlines()[0]}" for name, cls in zip(tool.action_names, tool.actions)]
     properties: dict[str, dict[str, Any]] = {
         "action": {
@@ -22,26 +32,29 @@ def parameters_schema(tool: Tool) -> dict[str, Any]:
             "type": "string",
         }
     }
-    required_by: dict[str, list[str]] = {}
-    optional_for: dict[str, list[str]] = {}
+    listed: dict[str, list[str]] = {}
+    optional: dict[str, list[str]] = {}
+    found: dict[str, dict[str, Any]] = {}
     for name, cls in zip(tool.action_names, tool.actions):
         schema = cls.model_json_schema()["properties"]
         for field, info in cls.model_fields.items():
-            if field == "action":
+            if field == "action" or tool.hidden(cls, field):
                 continue
-            if field not in properties:
-                properties[field] = _plain(schema[field])
-            (required_by if info.is_required() else optional_for).setdefault(field, []).append(name)
-    for field, prop in properties.items():
-        if field == "action":
+            found.setdefault(field, _plain(schema[field]))
+            extra = info.json_schema_extra
+            (optional if isinstance(extra, dict) and "extension" in extra else listed).setdefault(field, []).append(name)
+    for field in [*tool.fields, *(f for f in found if f not in tool.fields)]:
+        if field not in found:
             continue
+        prop = found[field]
         parts = [prop.pop("description", "")]
-        if field in required_by:
-            parts.append("Required by " + _names(required_by[field]) + ".")
-        if field in optional_for:
-            parts.append("Optional for " + _names(optional_for[field]) + ".")
+        if field in listed:
+            parts.append("Required only by " + _names(listed[field]) + ".")
+        if field in optional:
+            parts.append("Optional for " + _names(optional[field]) + ".")
         prop["description"] = " ".join(p for p in parts if p)
-        properties[field] = {"description": prop.pop("description"), **prop}
+        order = _KEY_ORDER.get(field, _DEFAULT_ORDER)
+        properties[field] = {key: prop[key] for key in order if key in prop}
     return {"properties": properties, "required": ["action"], "type": "object"}
 
 
@@ -77,4 +90,8 @@ def _plain(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _names(actions: list[str]) -> str:
-    return ", ".join(f"`action={a}`" for a in actions)
+    """`` `action=a` ``, `` `action=a` and `action=b` ``, `` `action=a`, `action=b`, and `action=c` `` (the cookbook's)."""
+    names = [f"`action={a}`" for a in actions]
+    if len(names) < 3:
+        return " and ".join(names)
+    return ", ".join(names[:-1]) + ", and " + names[-1]

@@ -10,6 +10,7 @@ from agent.errors import ActionValidationError
 from agent.geometry import Size
 from agent.prompt import prompt_text, system_prompt
 from tools import COMPUTER_USE, MOBILE_USE
+from tools.base import EXTENSIONS
 from tools.schema import function_definition, parameters_schema
 
 NATIVE_COMPUTER_ACTIONS = ["key", "type", "mouse_move", "left_click", "left_click_drag", "right_click", "middle_click",
@@ -93,21 +94,37 @@ def test_schema_is_generated_in_the_native_shape() -> None:
     assert params["required"] == ["action"]
     assert params["properties"]["action"]["enum"] == COMPUTER_USE.action_names
     assert params["properties"]["coordinate"]["type"] == "array"
-    assert "Required by `action=mouse_move`, `action=left_click_drag`" in params["properties"]["coordinate"]["description"]
-    assert "Optional for `action=left_click`" in params["properties"]["coordinate"]["description"]
+    assert "Required only by `action=mouse_move` and `action=left_click_drag`." in params["properties"]["coordinate"]["description"]
+    assert "Optional for `action=left_click`, `action=right_click`" in params["properties"]["coordinate"]["description"]
     assert params["properties"]["status"]["enum"] == ["success", "failure"]
     mobile = parameters_schema(MOBILE_USE)["properties"]
     assert mobile["button"]["enum"] == ["Back", "Home", "Menu", "Enter"]
-    assert list(mobile) == ["action", "text", "coordinate", "time", "coordinate2", "button", "status"]
+    assert list(mobile) == ["action", "coordinate", "coordinate2", "text", "time", "button", "status"]  # the cookbook's order
 
 
-def test_every_schema_field_is_accepted_by_the_validator() -> None:
-    """What the model is shown and what we accept cannot drift: each action's own fields validate."""
-    for tool in (COMPUTER_USE, MOBILE_USE):
+@pytest.mark.parametrize("extensions", [EXTENSIONS, ("answer",), ()])
+def test_every_schema_field_is_accepted_by_the_validator(extensions) -> None:
+    """What the model is shown and what we accept cannot drift: each action's own fields validate; an
+    extension switched off only hides a field the validator still accepts (a click's coordinate)."""
+    for tool in (COMPUTER_USE.with_extensions(extensions), MOBILE_USE.with_extensions(extensions)):
         for name, cls in zip(tool.action_names, tool.actions):
             fields = set(cls.model_fields) - {"action"}
             described = {f for f, p in parameters_schema(tool)["properties"].items() if f"action={name}`" in p.get("description", "")}
-            assert fields == described, name
+            hidden = {f for f in fields if tool.hidden(cls, f)}
+            assert described == fields - hidden, name
+            assert hidden <= ({"coordinate"} if "optional_coordinate" not in extensions else set())
+
+
+def test_extensions_switch_what_is_shown_and_accepted() -> None:
+    cookbook = COMPUTER_USE.with_extensions(())
+    assert cookbook is COMPUTER_USE.with_extensions([])  # one Tool per set: prompts are cached per Tool
+    assert "answer" not in cookbook.action_names
+    with pytest.raises(ActionValidationError, match="unknown action 'answer' for computer_use"):
+        cookbook.validate({"action": "answer", "text": "42"})
+    assert cookbook.validate({"action": "left_click", "coordinate": [3, 4]}).points() == {"coordinate": (3.0, 4.0)}
+    assert MOBILE_USE.with_extensions(("optional_coordinate",)).validate({"action": "click", "coordinate": [1, 2]})
+    with pytest.raises(ValueError, match="unknown tool extension"):
+        COMPUTER_USE.with_extensions(("teleport",))
 
 
 def test_function_definition_and_system_prompt_show_model_resolution() -> None:
