@@ -96,10 +96,13 @@ def model_screenshot(path: Path, min_pixels: int, max_pixels: int, encoding: str
     return geometry, model_image if encoding is None else encode_once(model_image, encoding)
 
 
-def score(text: str, geometry: Geometry, box: tuple[float, float, float, float]) -> Score:
-    """Correct iff the answer's point, mapped per axis to the original image, is inside ``box`` (edges count)."""
+def score(text: str, geometry: Geometry, box: tuple[float, float, float, float], *, cut_off: bool = False) -> Score:
+    """Correct iff the answer's point, mapped per axis to the original image, is inside ``box`` (edges count).
+
+    ``cut_off``: the model stopped at its token limit; a point it may not have finished is wrong_format.
+    """
     try:
-        x, y = _point(text)
+        x, y = _point(text, cut_off)
     except ParseError as exc:
         return Score("wrong_format", None, None, str(exc))
     reason = ""
@@ -114,12 +117,12 @@ def score(text: str, geometry: Geometry, box: tuple[float, float, float, float])
     return Score("correct" if inside else "wrong", (px, py), (x, y), reason)
 
 
-def _point(text: str) -> tuple[float, float]:
+def _point(text: str, cut_off: bool = False) -> tuple[float, float]:
     """`parse_point`, plus the Pro harness's rule that a 4-number coordinate is a box whose centre counts."""
     try:
-        return parse_point(text)
+        return parse_point(text, cut_off=cut_off)
     except ParseError:
-        for call in parse_tool_calls(text):  # raises ParseError again when there is no call at all
+        for call in parse_tool_calls(text, cut_off=cut_off):  # raises ParseError again when there is no call at all
             c = call.arguments.get("coordinate")
             if isinstance(c, list) and len(c) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in c):
                 return (c[0] + c[2]) / 2, (c[1] + c[3]) / 2
@@ -143,7 +146,7 @@ def ground_sample(model: Model, sample: Sample, settings: QuerySettings) -> dict
     prompt = _prompt(model_image, geometry, sample.instruction, settings)
     generation = model.generate(prompt)
     answer = prompt.prefill + generation.text
-    result = score(answer, geometry, box)
+    result = score(answer, geometry, box, cut_off=generation.cut_off)
     return record | {
         "outcome": "success" if result.correctness == "correct" else "failure",
         "success": result.correctness == "correct",

@@ -204,3 +204,12 @@ def test_box_tokens_score_their_centre(text: str, correctness: str) -> None:
     assert result.correctness == correctness, result
     if correctness == "correct":
         assert result.point == (140, 70)
+
+
+def test_an_answer_stopped_at_the_token_limit_is_scored_only_if_complete() -> None:
+    g = geometry_of(Size(1008, 588))
+    box = (130, 60, 150, 80)
+    assert score(PREFILL + "140, 70]}}", g, box, cut_off=True).correctness == "correct"  # the call was closed
+    assert score("The OK button (140,70)", g, box).correctness == "correct"
+    # at the limit, a pair at the very end may be the first corner of a box the model never finished
+    assert score("The OK button (140,70)", g, box, cut_off=True).correctness == "wrong_format"
