@@ -66,7 +66,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         "with --base-url, the served model's name")
     g.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--api-key", default=None, help="API key for --base-url (default: $OPENAI_API_KEY or 'EMPTY')")
-    g.add_argument("--timeout", type=positive_float, default=120.0, help="seconds per model request (server; default 120)")
+    g.add_argument("--timeout", type=positive_float, default=120.0,
+                   help="seconds a model request may take, retries included (server; default 120)")
     g.add_argument("--dtype", default="auto", help="auto (checkpoint's; fp16 becomes bf16), bfloat16, float32, float16")
     g.add_argument("--device-map", default=None, help="transformers device_map, e.g. auto, cpu, cuda:0")
     g.add_argument("--attn", default="sdpa", help="attention implementation: sdpa, flash_attention_2, eager")

@@ -61,3 +61,7 @@ class OutputExistsError(ConfigError, FileExistsError):
 
 class ModelUnavailableError(ConfigError):
     """The model server cannot be reached or does not serve the named model."""
+
+
+class ServerFailing(ModelUnavailableError):
+    """An evaluation stopped after several units in a row failed on the model server; it resumes."""

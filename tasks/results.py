@@ -21,9 +21,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from agent.errors import ServerFailing
 from agent.trajectory import read_jsonl
 
 RESULTS = "results.jsonl"
+# Reasons (``f"{type(exc).__name__}: ..."``) of units that failed on the model server, not on the task.
+TRANSPORT_FAILURES = ("StepTimeout", "ModelUnavailableError", "ServerFailing")
 
 
 def repair_tail(path: Path) -> None:
@@ -121,3 +124,25 @@ class ResultsLog:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
+
+
+class FailureStreak:
+    """Stops an evaluation once ``limit`` units in a row failed on the model server (a hung or dead server
+    would otherwise fail every remaining unit, one timeout at a time). The failed units are recorded as
+    errors; ``resume`` tells the user how to rerun them."""
+
+    def __init__(self, limit: int, resume: str) -> None:
+        self.limit, self.resume = limit, resume
+        self.count, self.last = 0, ""
+
+    def add(self, record: dict[str, Any]) -> None:
+        reason = str(record.get("reason") or "")
+        if record.get("outcome") == "error" and reason.startswith(TRANSPORT_FAILURES):
+            self.count, self.last = self.count + 1, reason
+        else:
+            self.count = 0
+        if self.limit and self.count >= self.limit:
+            raise ServerFailing(
+                f"stopped: the last {self.count} units failed on the model server (last: {self.last}). Finished "
+                f"units are kept. Check the server, then {self.resume}."
+            )

@@ -36,7 +36,7 @@ from rich.table import Table
 
 from agent.errors import ConfigError
 from agent.trajectory import record_verdict, write_json_atomic
-from tasks.results import RESULTS, ResultsLog, finished, load_results
+from tasks.results import RESULTS, FailureStreak, ResultsLog, finished, load_results
 
 EVAL = "eval.json"
 __all__ = ["EVAL", "RESULTS", "ResultsLog", "Unit", "check_config", "finished", "load_results", "plan", "run_units"]
@@ -106,12 +106,15 @@ def run_units(
     retry_errors: bool = False,
     console: Console | None = None,
     label: str = "eval",
+    max_server_failures: int = 3,
 ) -> list[dict[str, Any]]:
     """Run every unit not yet in ``OUT/results.jsonl``; returns the records of all ``units``, old and new.
 
     ``run_one(unit, directory)`` runs one unit with ``directory`` as its trajectory (not yet created) and
     returns its result dict. An exception other than `ConfigError` / KeyboardInterrupt is recorded as an
     "error" result and the run goes on; those two stop the run (the unit is not recorded, so it reruns).
+    After ``max_server_failures`` units in a row that failed on the model server (0: never) the run stops
+    with `ServerFailing`; those units are recorded as errors and rerun with ``--retry-errors``.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -123,6 +126,7 @@ def run_units(
         pending = [u for u in units if u.key not in done]
         if len(pending) < len(units):
             console.print(f"[dim]{out}: {len(units) - len(pending)} of {len(units)} episodes already finished; skipped[/]")
+        streak = FailureStreak(max_server_failures, "run the same command with --retry-errors to resume")
         with _progress(console) as progress:
             bar = progress.add_task(label, total=len(units), completed=len(units) - len(pending), current="")
             for unit in pending:
@@ -131,6 +135,7 @@ def run_units(
                 log.append(record)
                 done[unit.key] = record
                 progress.advance(bar)
+                streak.add(record)
     return [done[u.key] for u in units if u.key in done]
 
 

@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 import httpx
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential
 
 from agent.errors import ConfigError, ModelUnavailableError, StepTimeout
 from agent.geometry import Size
@@ -67,6 +67,7 @@ class OpenAIModel:
         self.base_url = base_url.rstrip("/")
         self.name = model
         self.max_retries, self.retry_wait = max_retries, retry_wait
+        self.timeout = timeout  # one request and its retries together: a hung server costs this, not tries × it
         self.max_tokens, self.temperature = max_tokens, temperature
         self.image_format = image_format
         self.extra_body = extra_body or {}
@@ -232,22 +233,26 @@ class OpenAIModel:
             ) from None
 
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """One request, retried on transport errors and 5xx/429 within ``timeout`` seconds in all."""
+        deadline = time.monotonic() + self.timeout
         retrying = Retrying(
-            stop=stop_after_attempt(self.max_retries + 1),
+            stop=stop_after_attempt(self.max_retries + 1) | stop_after_delay(self.timeout),
             wait=wait_exponential(multiplier=self.retry_wait, max=8 * self.retry_wait),
-            retry=retry_if_exception(lambda e: isinstance(e, _Retryable)),
+            retry=retry_if_exception(lambda e: isinstance(e, _Retryable) and time.monotonic() < deadline),
             reraise=True,
         )
+        tries = 0
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._once(method, path, **kwargs)
+                    tries += 1
+                    return self._once(method, path, timeout=max(0.05, deadline - time.monotonic()), **kwargs)
         except _Retryable as exc:
             cause = exc.__cause__
             if isinstance(cause, httpx.TimeoutException):
                 raise StepTimeout(
-                    f"the model server at {self.base_url} did not answer within {self.client.timeout.read}s "
-                    f"({self.max_retries + 1} tries); raise --timeout or check the server's load"
+                    f"the model server at {self.base_url} did not answer within {self.timeout:g} s "
+                    f"({tries} {'try' if tries == 1 else 'tries'}); raise --timeout or check the server's load"
                 ) from None
             if isinstance(cause, httpx.TransportError):
                 raise ModelUnavailableError(

@@ -30,7 +30,7 @@ from agent.imaging import decode, encode_once, from_file, to_model_image
 from agent.models.base import Model
 from agent.parser import parse_point, parse_tool_calls
 from agent.prompt import Prompt, system_prompt
-from tasks.results import ResultsLog, finished
+from tasks.results import FailureStreak, ResultsLog, finished
 from tasks.runner import Unit, check_config
 from tasks.screenspot.data import Sample
 from tools import COMPUTER_USE
@@ -200,6 +200,8 @@ def run_samples(
         seen = len(samples) - len(pending)
         correct = sum(bool(done[unit(s).key].get("success")) for s in samples if unit(s).key in done)
         pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="screenspot")
+        # every request in flight fails when the server dies; a few more in a row mean it stays down
+        streak = FailureStreak(2 * max(1, workers) + 3, "run the same command again to resume (failed samples rerun)")
         with _progress(console) as progress:
             bar = progress.add_task("screenspot", total=len(samples), completed=seen, acc="")
             queue = iter(pending)
@@ -219,6 +221,7 @@ def run_samples(
                         correct += bool(record.get("success"))
                         seen += 1
                         progress.update(bar, advance=1, acc=f"{correct / seen:.1%} correct so far")
+                        streak.add(record)
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
     return [done[unit(s).key] for s in samples if unit(s).key in done]

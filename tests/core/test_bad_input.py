@@ -91,7 +91,7 @@ def test_version_and_help_defaults() -> None:
     help_text = " ".join(gui_agent("run", "--help").stdout.split())
     for default in ("re-asks per step after an unusable answer (default 2)",
                     "screenshots in the prompt, newest last (default 1)",
-                    "seconds per model request (server; default 120)"):
+                    "seconds a model request may take, retries included (server; default 120)"):
         assert default in help_text
 
 

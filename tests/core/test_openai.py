@@ -67,8 +67,15 @@ def test_unreachable_server() -> None:
 
 
 def test_timeout_is_a_step_timeout() -> None:
-    with ScriptedServer([DONE], latency=0.5) as server, pytest.raises(StepTimeout, match="did not answer within 0.1s"):
+    with ScriptedServer([DONE], latency=0.5) as server, pytest.raises(StepTimeout, match="did not answer within 0.1 s"):
         OpenAIModel(server.base_url, "qwen", timeout=0.1, max_retries=1, retry_wait=0.01).generate(Prompt("s", "u"))
+
+
+def test_a_hung_server_costs_one_timeout_not_one_per_try() -> None:
+    """--timeout bounds the request with its retries: 120 s x 4 tries was 8 minutes per step."""
+    with ScriptedServer([DONE], latency=3) as server, pytest.raises(StepTimeout, match=r"within 0.5 s \(1 try\)"):
+        OpenAIModel(server.base_url, "qwen", timeout=0.5, max_retries=3, retry_wait=0.01).generate(Prompt("s", "u"))
+    assert len(server.requests) == 1
 
 
 def test_loop_records_config_error_then_raises(tmp_path) -> None:

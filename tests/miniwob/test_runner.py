@@ -137,3 +137,24 @@ def test_a_start_that_stopped_before_any_result_does_not_block_the_corrected_one
     calls: list[str] = []
     run_units(plan(["a"], 1), _recording_callback(calls), tmp_path, config={"model": "qwen"}, console=quiet)
     assert calls == ["a#0"] and json.loads((tmp_path / "eval.json").read_text())["model"] == "qwen"
+
+
+def test_an_eval_stops_after_consecutive_server_failures_and_resumes_exactly_those(tmp_path):
+    from agent.errors import ServerFailing, StepTimeout
+
+    quiet = Console(file=io.StringIO())
+    calls: list[str] = []
+
+    def hung_server(unit, directory):
+        calls.append(unit.key)
+        if unit.key == "a#0":
+            return {"outcome": "failure"}  # a task failure does not count towards the streak
+        raise StepTimeout("the model server did not answer within 120 s (1 try)")
+
+    with pytest.raises(ServerFailing, match="the last 3 units failed on the model server.*--retry-errors"):
+        run_units(plan(["a", "b"], 3), hung_server, tmp_path, console=quiet)
+    assert calls == ["a#0", "a#1", "a#2", "b#0"]  # b#1 and b#2 never started
+    assert [r["outcome"] for r in load_results(tmp_path)] == ["failure", "error", "error", "error"]
+    resumed: list[str] = []
+    run_units(plan(["a", "b"], 3), _recording_callback(resumed), tmp_path, console=quiet, retry_errors=True)
+    assert resumed == ["a#1", "a#2", "b#0", "b#1", "b#2"]

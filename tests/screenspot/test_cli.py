@@ -100,3 +100,22 @@ def test_cli_typo_in_model_then_the_corrected_command_and_a_moved_server(tmp_pat
         assert main([*common, "--base-url", moved.base_url, "--model", "qwen"]) == 0
         assert len(moved.requests) == len(targets) - 4
     assert "other options" not in capsys.readouterr().err
+
+
+def test_cli_hung_server_stops_the_eval_and_the_resume_asks_only_what_is_missing(tmp_path: Path, capsys) -> None:
+    """Each request costs one --timeout (retries included); after 2 x workers + 3 timeouts in a row the eval
+    stops with a message saying how to resume, and the resume asks for exactly the samples not yet scored."""
+    targets = make_v1(tmp_path / "v1")
+    common = ["eval", "screenspot", "--data", str(tmp_path / "v1"), "--model", "qwen", "--out", str(tmp_path / "out")]
+    with ScriptedServer(_grounder(targets, prefill=True), latency=2.0) as hung:
+        code = main([*common, "--base-url", hung.base_url, "--timeout", "0.3"])
+        asked = len(hung.requests)
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and "the last 5 units failed on the model server" in err and "run the same command again" in err
+    assert asked in (5, 6) and asked < len(targets)  # one request per sample (one more queued), the rest never sent
+    with ScriptedServer(_grounder(targets, prefill=True)) as healthy:
+        assert main([*common, "--base-url", healthy.base_url]) == 0
+        assert len(healthy.requests) == len(targets)  # the 5 timed out and the 3 never asked
+    records = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    latest = {r["id"]: r for r in records}
+    assert len(latest) == len(targets) and all(r["success"] for r in latest.values())
