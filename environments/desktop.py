@@ -191,6 +191,10 @@ class DesktopEnvironment(EnvironmentBase):
         self.capture.close()
         self.capture = None
 
+    def input_happened(self) -> None:
+        """Input from elsewhere (a person being recorded) reached the display: the next observe settles first."""
+        self._dirty = True
+
     def execute(self, command: Command) -> StepResult:
         name = command.name
         if name in ("terminate", "answer"):

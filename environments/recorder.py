@@ -1,4 +1,7 @@
-"""Record by demonstration: a person's clicks, typing, keys and scrolls in the browser, as a trajectory.
+"""Record by demonstration: a person's clicks, typing, keys and scrolls, as a trajectory.
+
+`DemonstrationRecorder` turns reported input into steps; `BrowserRecorder` (here) and
+`environments.x11.recorder.DesktopRecorder` (XRecord) report it.
 
 `BrowserRecorder` injects a small listener script into every document of a `BrowserEnvironment`
 (``recorder.js``, reporting through a Playwright binding) and turns the input it reports into
@@ -49,17 +52,18 @@ class _Pending:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-class BrowserRecorder:
-    """Records input on ``env``'s page into ``out``. Create it before the page loads, or call ``attach``.
+class DemonstrationRecorder:
+    """Turns reported input events into steps; subclasses report them (``events``) and say how to look.
 
-    Drive it with ``start()``, ``poll()`` (process reported input; call it often, or use ``run_until_closed``)
-    and ``finish()``, which writes a final ``terminate`` step with the last screen and ``result.json``.
+    Events are dicts: ``{"type": "pointer", "button": 0|1|2, "x", "y", "x2", "y2", "detail", "hit"}``,
+    ``{"type": "key", "key": KeyboardEvent.key, "ctrl", "alt", "meta", "shift"}``,
+    ``{"type": "wheel", "x", "y", "dy", "t"}`` (points in the environment's input space, absolute).
     """
 
     def __init__(self, env: Any, out: str | Path, instruction: str = "", *, min_pixels: int = MIN_PIXELS,
                  max_pixels: int = MAX_PIXELS) -> None:
         self.env, self.out = env, Path(out)
-        self.instruction = instruction or f"Repeat the demonstration recorded on {env.url or 'the page'}"
+        self.instruction = instruction or "Repeat the recorded demonstration"
         self.min_pixels, self.max_pixels = min_pixels, max_pixels
         self.tool = get_tool("computer_use")
         self.writer = TrajectoryWriter(self.out)
@@ -68,13 +72,12 @@ class BrowserRecorder:
         self._pending: _Pending | None = None
         self._before: Observation | None = None
         self._finished = False
-        env.context.expose_binding("__guiAgentRecord", lambda _source, event: self.events.append(event))
-        env.context.add_init_script(RECORDER_SCRIPT)
-        self.attach()
 
-    def attach(self) -> None:
-        """Install the listeners in the document already loaded (later documents get them by init script)."""
-        self.env.page.evaluate(RECORDER_SCRIPT)
+    def _look(self) -> Observation:  # pragma: no cover - every recorder says how
+        raise NotImplementedError
+
+    def _arrived(self) -> None:
+        """Make sure input reported before now is in ``events``."""
 
     def start(self) -> None:
         run = {"instruction": self.instruction, "started_at": _now(), "tool": self.tool.name,
@@ -88,13 +91,12 @@ class BrowserRecorder:
     # -- input -> actions ---------------------------------------------------------------------------
     def poll(self) -> int:
         """Turn the input reported so far into steps; returns how many steps are written in all."""
-        self.env.page.evaluate("0")  # a round trip: bindings the page called before now have arrived
+        self._arrived()
         if not self.events:
             return self.steps
         events, self.events = self.events, []
         for event in events:
             self._event(event)
-        self.env.settle()
         self._before = self._look()
         return self.steps
 
@@ -200,6 +202,26 @@ class BrowserRecorder:
         self.writer.finish({"outcome": status, "reason": "the demonstration ended", "steps": self.steps,
                             "answer": None, "info": {}, "finished_at": _now(), "instruction": self.instruction})
         return self.out
+
+
+
+class BrowserRecorder(DemonstrationRecorder):
+    """Records input on ``env``'s page (a `BrowserEnvironment`). Create it before the page loads, or call
+    ``attach``. Drive it with ``start()``, ``poll()`` (call it often, or ``run_until_closed``), ``finish()``."""
+
+    def __init__(self, env: Any, out: str | Path, instruction: str = "", **options: Any) -> None:
+        super().__init__(env, out, instruction or f"Repeat the demonstration recorded on {env.url or 'the page'}",
+                         **options)
+        env.context.expose_binding("__guiAgentRecord", lambda _source, event: self.events.append(event))
+        env.context.add_init_script(RECORDER_SCRIPT)
+        self.attach()
+
+    def attach(self) -> None:
+        """Install the listeners in the document already loaded (later documents get them by init script)."""
+        self.env.page.evaluate(RECORDER_SCRIPT)
+
+    def _arrived(self) -> None:
+        self.env.page.evaluate("0")  # a round trip: bindings the page called before now have arrived
 
     def run_until_closed(self, interval_ms: int = 100, stop: Any = None) -> None:
         """Record until the person closes the browser window, or ``stop()`` turns true (Ctrl-C)."""

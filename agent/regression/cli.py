@@ -40,6 +40,11 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--viewport", default=None, help="browser: WxH (default: the recorded viewport)")
     b.add_argument("--device-scale-factor", type=float, default=None, help="browser: default the recorded one")
     b.add_argument("--headed", action="store_true", help="browser: show the window (needs DISPLAY)")
+    b.add_argument("--display", default=None, help="desktop: X display to replay on (default: $DISPLAY)")
+    b.add_argument("--virtual-display", default=None, metavar="WxH",
+                   help="desktop: replay in a private Xvfb of this size (default: the recorded one, if any)")
+    b.add_argument("--launch", default=None, metavar="CMD",
+                   help="desktop: start this program first (default: the recorded one)")
 
 
 def parse_box(text: str) -> tuple[float, float, float, float]:
@@ -56,9 +61,11 @@ def live_environment(recorded: Any, args: argparse.Namespace) -> Any:
     """The live environment the recording was made in, with the options' overrides."""
     env = recorded.run.get("environment", {})
     kind = env.get("kind")
+    if kind == "desktop":
+        return _desktop(env, args)
     if kind != "browser":
-        raise ConfigError(f"live replay from the command line supports browser recordings; this one is {kind!r}. "
-                          "Other environments: use agent.regression.LiveReplay with your environment in Python")
+        raise ConfigError(f"live replay from the command line supports browser and desktop recordings; this one is "
+                          f"{kind!r}. Others: use agent.regression.LiveReplay with your environment in Python")
     from environments.browser import BrowserEnvironment
 
     url = args.url or env.get("url")
@@ -70,6 +77,22 @@ def live_environment(recorded: Any, args: argparse.Namespace) -> Any:
         raise ConfigError(f"--viewport: {exc}") from None
     scale = args.device_scale_factor or env.get("device_scale_factor") or 1.0
     return BrowserEnvironment(url, viewport, scale, headless=not args.headed)
+
+
+def _desktop(recorded: dict[str, Any], args: argparse.Namespace) -> Any:
+    import shlex
+
+    from environments.desktop import DesktopEnvironment
+
+    display = getattr(args, "display", None)
+    virtual = getattr(args, "virtual_display", None) or (None if display else recorded.get("virtual"))
+    launch = getattr(args, "launch", None)
+    argv = shlex.split(launch) if launch else recorded.get("launch")
+    try:
+        size = Size.parse(virtual) if virtual else None
+    except ValueError as exc:
+        raise ConfigError(f"--virtual-display: {exc}") from None
+    return DesktopEnvironment(display, virtual=size, launch=list(argv) if argv else None)
 
 
 def run_live(args: argparse.Namespace, console: Console) -> int:

@@ -15,21 +15,27 @@ console = Console(stderr=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--env", default="browser", choices=["browser"],
-                        help="where to record (browser; desktop recording is not available, see README)")
-    parser.add_argument("--url", required=True, help="page to start on")
+    parser.add_argument("--env", default="browser", choices=["browser", "desktop"],
+                        help="where to record: browser (default) or desktop (X11, through XRecord)")
+    parser.add_argument("--url", default=None, help="browser: page to start on")
+    parser.add_argument("--display", default=None, help="desktop: X display to record on (default: $DISPLAY)")
+    parser.add_argument("--launch", default=None, metavar="CMD", help="desktop: start this program first")
     parser.add_argument("--out", required=True, help="session directory to write (must not hold a run)")
     parser.add_argument("--instruction", default="", help="what the demonstration does (the model's task when healing)")
     parser.add_argument("--viewport", default="1280x720", help="WxH in CSS px (default 1280x720)")
     parser.add_argument("--device-scale-factor", type=float, default=1.0)
     parser.add_argument("--virtual-display", default=None, metavar="WxH",
-                        help="run the headed browser in a private Xvfb of this size (no DISPLAY needed)")
+                        help="run in a private Xvfb of this size (the headed browser, or the desktop to record)")
 
 
 def main(args: argparse.Namespace) -> int:
     from environments.browser import BrowserEnvironment
     from environments.recorder import BrowserRecorder
 
+    if args.env == "desktop":
+        return _desktop(args)
+    if not args.url:
+        raise ConfigError("--env browser needs --url URL: the page to start on")
     try:
         viewport = Size.parse(args.viewport)
     except ValueError as exc:
@@ -68,4 +74,36 @@ def main(args: argparse.Namespace) -> int:
             virtual.stop()
     console.print(f"recorded {recorder.steps} steps into {args.out}; replay it with "
                   f"`gui-agent replay {args.out} --live --url {args.url}`", highlight=False)
+    return 0
+
+
+def _desktop(args: argparse.Namespace) -> int:
+    import shlex
+    import time
+
+    from environments.desktop import DesktopEnvironment
+    from environments.x11.recorder import DesktopRecorder
+
+    if (Path(args.out) / "run.json").exists():
+        raise ConfigError(f"{args.out} already holds a recorded session; choose another --out directory")
+    try:
+        virtual = Size.parse(args.virtual_display) if args.virtual_display else None
+    except ValueError as exc:
+        raise ConfigError(f"--virtual-display: {exc}") from None
+    stop: list[int] = []
+    with DesktopEnvironment(args.display, virtual=virtual,
+                            launch=shlex.split(args.launch) if args.launch else None) as env:
+        env.reset()
+        recorder = DesktopRecorder(env, args.out, args.instruction)
+        recorder.start()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda number, _frame: stop.append(number))
+        console.print(f"recording input on display {env.display_name} into {args.out}: press Ctrl-C here to finish",
+                      highlight=False)
+        while not stop:
+            time.sleep(0.1)  # a person's pace; each poll waits for the input it reports to settle on screen
+            recorder.poll()
+        recorder.finish()
+    console.print(f"recorded {recorder.steps} steps into {args.out}; replay it with "
+                  f"`gui-agent replay {args.out} --live`", highlight=False)
     return 0
