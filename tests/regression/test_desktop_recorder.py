@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.geometry import Size
-from agent.regression.live import LiveOptions, LiveReplay
+from agent.regression.live import LiveReplay
 from agent.trajectory import Trajectory
 from environments.desktop import DesktopEnvironment
 from environments.x11.recorder import DesktopRecorder

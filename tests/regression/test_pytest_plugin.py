@@ -93,3 +93,26 @@ def test_gui_session_without_an_app_url_says_what_to_do(tmp_path, recorded):
         'import pytest\n\n@pytest.mark.gui_session("signin")\ndef test_x(gui_session):\n    pass\n')
     done = _pytest(project)
     assert done.returncode == 1 and "gui_app_url" in done.stdout
+
+
+def test_the_entry_point_loads_the_plugin_offline(tmp_path):
+    """pyproject's ``pytest11`` entry point, installed as a distribution's metadata, makes the fixtures
+    available with no ``-p``; with ``-p agent.pytest_plugin`` too it is one plugin, not two."""
+    import tomllib
+
+    entry = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["pytest11"]
+    site = tmp_path / "site"
+    info = site / "gui_agent_probe-0.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gui-agent-probe\nVersion: 0.0\n")
+    (info / "entry_points.txt").write_text("[pytest11]\n" + "".join(f"{k} = {v}\n" for k, v in entry.items()))
+    project = tmp_path / "project"
+    project.mkdir()
+    session = ROOT / "tasks" / "sessions" / "demo-signin-notifications"
+    (project / "test_offline.py").write_text(
+        f"def test_shipped_session(gui_replay):\n    gui_replay({str(session)!r}, mode='offline')\n")
+    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{ROOT}"}
+    for extra in ([], ["-p", "agent.pytest_plugin"]):
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra, str(project)],
+                              capture_output=True, text=True, env=env, cwd=project, timeout=300)
+        assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout + done.stderr
