@@ -444,10 +444,39 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
 
 
 def from_args(args: argparse.Namespace) -> BrowserEnvironment:
+    """The browser the options name, with ``--url`` already loaded: a page that does not load is the
+    user's to fix (exit 2 with what went wrong), not an episode error."""
     try:
         viewport = Size.parse(args.viewport)
     except ValueError as exc:
         raise ConfigError(f"--viewport: {exc}") from None
-    return BrowserEnvironment(args.url, viewport, args.device_scale_factor, headless=not args.headed,
-                              allow_domains=tuple(args.allow_domain), user_data_dir=args.user_data_dir,
-                              sandbox=not args.no_browser_sandbox)
+    url = page_url(args.url) if args.url else None
+    env = BrowserEnvironment(url, viewport, args.device_scale_factor, headless=not args.headed,
+                             allow_domains=tuple(args.allow_domain), user_data_dir=args.user_data_dir,
+                             sandbox=not args.no_browser_sandbox)
+    if url:
+        try:
+            env.goto(url)
+        except PageLoadFailed as exc:
+            env.close()
+            raise ConfigError(f"--url {args.url} did not load ({exc}). Check that the page's server runs and the "
+                              "address is right (e.g. http://127.0.0.1:8001/demo/), or give a local file's path."
+                              ) from None
+        except BaseException:
+            env.close()
+            raise
+    return env
+
+
+def page_url(text: str) -> str:
+    """``--url`` as a URL: a path to a local file (``page.html``, ``./site/index.html``) becomes ``file://``."""
+    if urlsplit(text).scheme in ("http", "https", "file", "about", "data", "chrome"):
+        return text
+    path = Path(text).expanduser()
+    if path.is_file():
+        return path.resolve().as_uri()
+    if path.is_dir() and (path / "index.html").is_file():
+        return (path / "index.html").resolve().as_uri()
+    if "/" in text.split("?")[0].rstrip("/") or text.endswith((".html", ".htm")) or text.startswith((".", "~")):
+        raise ConfigError(f"--url {text}: no such file; give an existing HTML file or a URL such as http://host/page")
+    return f"http://{text}"  # example.com, localhost:8000: what a browser's address bar would do
