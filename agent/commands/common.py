@@ -132,6 +132,8 @@ def usage(generation) -> dict[str, Any]:
 def ask(model, make_prompt, read, retries: int = 1):
     """Ask, read the answer with ``read`` (raises `ModelOutputError`), re-ask with the reason up to ``retries`` times.
 
+    ``read(text, cut_off=...)`` is told whether the model stopped at its token limit (`Generation.cut_off`).
+
     Returns ``(value or None, attempts, last error or None)``; each attempt is ``{"raw", "error"}`` and
     the last attempt's `Generation` is ``attempts[-1]["generation"]`` (dropped from JSON output).
     """
@@ -144,7 +146,7 @@ def ask(model, make_prompt, read, retries: int = 1):
         prompt = make_prompt(feedback)
         generation = model.generate(prompt)
         try:
-            value = read(prompt.prefill + generation.text)
+            value = read(prompt.prefill + generation.text, cut_off=generation.cut_off)
         except ModelOutputError as exc:
             attempts.append({"raw": generation.text, "error": str(exc), "generation": generation})
             feedback = prompt_text("tasks")["retry"]["feedback"].format(reason=str(exc).rstrip("."))

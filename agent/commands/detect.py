@@ -55,8 +55,8 @@ def detect(
     user = prompt or text["user"].format(target=target or text["default_target"])
     meta = {"model_size": [geometry.model.width, geometry.model.height]}
 
-    def read(answer: str) -> list[Box]:
-        boxes = parse_boxes(answer)
+    def read(answer: str, cut_off: bool = False) -> list[Box]:
+        boxes = parse_boxes(answer)  # cut off or not, a truncated list keeps its complete items only
         if all(box_to_screen(geometry, box) is None for box in boxes):
             raise OutOfRangeError(f"every box lies outside the {geometry.model.width}x{geometry.model.height} image; "
                                   "give boxes in its pixels")

@@ -66,12 +66,12 @@ def ground(
         prompt = Prompt(text["system"], text["box"].format(target=target), (model_image,),
                         meta={"model_size": [geometry.model.width, geometry.model.height]})
 
-    def read(answer: str) -> tuple[Box | None, tuple[float, float], ScreenPoint]:
+    def read(answer: str, cut_off: bool = False) -> tuple[Box | None, tuple[float, float], ScreenPoint]:
         box = None
         if mode == "box":
             with contextlib.suppress(ParseError):  # a point is still an answer
                 box = parse_boxes(answer)[0]
-        x, y = box.center if box else parse_point(answer)
+        x, y = box.center if box else parse_point(answer, cut_off=cut_off)
         return box, (x, y), geometry.to_screen(ModelPoint(x, y))  # outside the image: retried
 
     found, attempts, error = ask(

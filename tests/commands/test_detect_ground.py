@@ -190,3 +190,15 @@ def test_ground_refuses_a_malformed_box_token_instead_of_clicking_its_corner(tmp
                                "--retries", "0", "--out", str(tmp_path / "g.png")], capsys)
     assert code != 0
     assert found.get("point") is None and "exactly two points" in found["error"]
+
+
+@pytest.mark.parametrize(("reason", "cut"), [("stop", False), ("length", True)])
+def test_ground_reads_a_trailing_pair_only_when_the_model_stopped_by_itself(tmp_path, capsys, reason, cut):
+    image_path = make_screen(tmp_path / "screen.png", (1920, 1080), TARGETS)
+    with ScriptedServer([("The save button is at (1000,70)", reason)]) as server:
+        code, found = run_cli(["ground", str(image_path), "save", "--base-url", server.base_url, "--model", "qwen",
+                               "--retries", "0", "--out", str(tmp_path / "g.png")], capsys)
+    if cut:  # at the token limit "(1000,70)" may be the first corner of a box the model never finished
+        assert code != 0 and found.get("point") is None and "cut off" in found["error"]
+    else:
+        assert code == 0 and found["point_model"] == [1000.0, 70.0]
