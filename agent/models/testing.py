@@ -22,9 +22,9 @@ class ScriptedServer:
     """``answers``: texts served in order (the last repeats), or a function of the request body."""
 
     def __init__(self, answers: list[str] | Callable[[dict[str, Any]], str], *, models: tuple[str, ...] = ("qwen"),
-                 latency: float = 0.0, fail_first: int = 0, port: int = 0) -> None:
+                 latency: float = 0.0, fail_first: int = 0, fail_status: int = 503, port: int = 0) -> None:
         self.answers, self.models, self.latency = answers, tuple(models) if not isinstance(models, str) else (models,), latency
-        self.fail_first = fail_first  # answer HTTP 503 to this many requests first (to test retries)
+        self.fail_first, self.fail_status = fail_first, fail_status  # answer this many requests with this status first
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -49,7 +49,7 @@ class ScriptedServer:
             self.requests.append(body)
             index = len(self.requests) - 1
         if index < self.fail_first:
-            return 503, {"error": {"message": "warming up"}}
+            return self.fail_status, {"error": {"message": "warming up" if self.fail_status == 503 else "server error"}}
         if body.get("model") not in self.models:
             return 404, {"object": "error", "message": f"The model `{body.get('model')}` does not exist."}
         if callable(self.answers):
