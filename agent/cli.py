@@ -68,9 +68,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--api-key", default=None, help="API key for --base-url (default: $OPENAI_API_KEY or 'EMPTY')")
     g.add_argument("--timeout", type=positive_float, default=120.0,
                    help="seconds a model request may take, retries included (server; default 120)")
-    g.add_argument("--dtype", default="auto", help="auto (checkpoint's; fp16 becomes bf16), bfloat16, float32, float16")
+    g.add_argument("--dtype", default="auto", help="auto (default: the checkpoint's; fp16 becomes bf16), bfloat16, float32, float16")
     g.add_argument("--device-map", default=None, help="transformers device_map, e.g. auto, cpu, cuda:0")
-    g.add_argument("--attn", default="sdpa", help="attention implementation: sdpa, flash_attention_2, eager")
+    g.add_argument("--attn", default="sdpa", help="attention implementation: sdpa (default), flash_attention_2, eager")
     g.add_argument("--max-new-tokens", type=positive_int, default=256, help="longest answer in tokens (default 256)")
     g.add_argument("--constrain-tool-calls", nargs="?", const="click,type,terminate", default=None, metavar="ACTIONS",
                    help="with --base-url on vLLM: the server may only answer valid tool calls (structured outputs) "

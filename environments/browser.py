@@ -433,7 +433,7 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--url", default=None, help="page to open first (browser)")
     group.add_argument("--viewport", default="1280x720", help="browser viewport in CSS px, WxH (default 1280x720)")
     group.add_argument("--device-scale-factor", type=float, default=1.0,
-                       help="browser device pixel ratio: 1, 1.25, 1.5, 2 ... (screenshots are viewport x this)")
+                       help="browser device pixel ratio: 1 (default), 1.25, 1.5, 2 ... (screenshots are viewport x this)")
     group.add_argument("--allow-domain", action="append", default=[], metavar="DOMAIN",
                        help="only allow navigation to DOMAIN and its subdomains (repeatable)")
     group.add_argument("--user-data-dir", default=None, help="persistent browser profile directory")

@@ -158,8 +158,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", default=None, help="the question instead of the built-in wording")
     parser.add_argument("--fps", type=float, default=2.0, help="video frames sampled per second (default 2)")
     parser.add_argument("--max-frames", type=int, default=32,
-                        help="most frames of a video or session (servers: allow them, e.g. vLLM --limit-mm-per-prompt)")
-    parser.add_argument("--video-tokens", type=int, default=4096, help="token budget shared by a video's frames")
+                        help="most frames of a video or session (default 32; servers: allow them, e.g. vLLM "
+                             "--limit-mm-per-prompt)")
+    parser.add_argument("--video-tokens", type=int, default=4096,
+                        help="token budget shared by a video's frames (default 4096)")
     parser.add_argument("--json", action="store_true", help="print JSON with the token usage instead of the text")
     add_model_arguments(parser)
 

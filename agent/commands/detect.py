@@ -86,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", default=None, help="the whole request instead of the built-in wording")
     parser.add_argument("--out", default=None, help="annotated image (default runs/<time>-detect-<image>.png); the whole JSON "
                              "result is written beside it (.json)")
-    parser.add_argument("--retries", type=int, default=1, help="re-asks, told what was wrong, after an unusable answer")
+    parser.add_argument("--retries", type=int, default=1, help="re-asks, told what was wrong, after an unusable answer (default 1)")
     add_model_arguments(parser)
 
 

@@ -98,10 +98,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", help="PNG/JPEG screenshot")
     parser.add_argument("target", help='the element, in words: "the sign-in button"')
     parser.add_argument("--mode", choices=("box", "click"), default="box",
-                        help="box: ask for a bbox_2d (point = its centre); click: ask for a computer_use click")
-    parser.add_argument("--out", default=None, help="annotated image (default runs/<time>-ground-<image>.png); the whole JSON "
-                             "result is written beside it (.json)")
-    parser.add_argument("--retries", type=int, default=1, help="re-asks, told what was wrong, after an unusable answer")
+                        help="box (default): ask for a bbox_2d (point = its centre); click: ask for a computer_use click")
+    parser.add_argument("--out", default=None,
+                        help="annotated image (default runs/<time>-ground-<image>.png); the whole JSON result is "
+                             "written beside it (.json)")
+    parser.add_argument("--retries", type=int, default=1, help="re-asks, told what was wrong, after an unusable answer (default 1)")
     add_model_arguments(parser)
 
 

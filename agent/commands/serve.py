@@ -218,13 +218,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="HF id or local checkpoint directory, e.g. Qwen/Qwen2.5-VL-7B-Instruct")
     parser.add_argument("--served-model-name", default=None, help="name clients pass as --model (default: MODEL)")
     parser.add_argument("--host", default="127.0.0.1", help="interface (default loopback; 0.0.0.0 for remote clients)")
-    parser.add_argument("--port", type=int, default=8000, help="port (0: a free one)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: a free one)")
     parser.add_argument("--min-pixels", type=int, default=MIN_PIXELS, help=f"the client's --min-pixels (default {MIN_PIXELS})")
     parser.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
                         help=f"the client's --max-pixels (default {MAX_PIXELS}); the server resizes with the same limit")
-    parser.add_argument("--history-images", type=int, default=1, help="the client's --history-images (images per prompt)")
+    parser.add_argument("--history-images", type=int, default=1, help="the client's --history-images (images per prompt; default 1)")
     parser.add_argument("--max-model-len", type=int, default=None, help="context length (default: the model's)")
-    parser.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs to split the model over")
+    parser.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs to split the model over (default 1)")
     parser.add_argument("--quantization", default=None, choices=("awq", "awq_marlin"),
                         help="AWQ checkpoints (vLLM detects them; awq_marlin runs in bf16 on recent GPUs)")
     parser.add_argument("--gpu-memory-utilization", type=float, default=None, help="fraction of GPU memory vLLM may take")
@@ -235,7 +235,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="let clients send per-request mm_processor_kwargs (e.g. max_pixels)")
     parser.add_argument("--vllm-python", default=None,
                         help="Python with vLLM installed (default: $GUI_AGENT_VLLM_PYTHON, this one, or .venv-vllm)")
-    parser.add_argument("--vllm-args", default="", help="more vLLM flags, one quoted string: --vllm-args '--seed 1'")
+    parser.add_argument("--vllm-args", default="", help="more vLLM flags, one quoted string: --vllm-args '--seed 1' (default none)")
     parser.add_argument("--log", default=None, help="vLLM's log file (default runs/<time>-serve.log)")
     parser.add_argument("--ready-timeout", type=float, default=None, help="give up after this many seconds (default: wait)")
 

@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--final-screen", action="store_true", help="the final screen matches the recording's")
     what.add_argument("--list", action="store_true", help="show the session's assertions")
     parser.add_argument("--after-step", type=int, default=None, metavar="N")
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="--final-screen similarity")
+    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help=f"--final-screen similarity (default {DEFAULT_THRESHOLD})")
     parser.add_argument("--mask", action="append", default=[], metavar="X0,Y0,X1,Y1")
     parser.add_argument("--mask-selector", action="append", default=[], metavar="CSS")
 

@@ -21,9 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--display", default=None, help="desktop: X display to record on (default: $DISPLAY)")
     parser.add_argument("--launch", default=None, metavar="CMD", help="desktop: start this program first")
     parser.add_argument("--out", required=True, help="session directory to write (must not hold a run)")
-    parser.add_argument("--instruction", default="", help="what the demonstration does (the model's task when healing)")
+    parser.add_argument("--instruction", default="", help="what the demonstration does (the model's task when healing; default none)")
     parser.add_argument("--viewport", default="1280x720", help="WxH in CSS px (default 1280x720)")
-    parser.add_argument("--device-scale-factor", type=float, default=1.0)
+    parser.add_argument("--device-scale-factor", type=float, default=1.0, help="browser device pixel ratio (default 1)")
     parser.add_argument("--virtual-display", default=None, metavar="WxH",
                         help="run in a private Xvfb of this size (the headed browser, or the desktop to record)")
 

@@ -25,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d.add_argument("--serial", default=None, help="device serial (default: the only device)")
     d.add_argument("--adb-host", default=None, help="adb server host (default 127.0.0.1)")
     d.add_argument("--adb-port", type=int, default=None, help="adb server port (default $ANDROID_ADB_SERVER_PORT or 5037)")
-    d.add_argument("--adb-capture", choices=("auto", "raw", "png"), default="png", help="screenshot transfer format")
-    d.add_argument("--adb-settle", type=float, default=0.3, help="seconds to let the UI react after each action")
+    d.add_argument("--adb-capture", choices=("auto", "raw", "png"), default="png", help="screenshot transfer format (default png)")
+    d.add_argument("--adb-settle", type=float, default=0.3, help="seconds to let the UI react after each action (default 0.3)")
     add_agent_arguments(parser, max_steps=0, max_steps_help="cap on each task's own budget of 10 x complexity")
     add_model_arguments(parser)
 

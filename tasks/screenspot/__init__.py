@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only these splits: mobile/desktop/web (v1/v2) or annotation file stems (Pro); "
                              "repeat or comma-separate")
     parser.add_argument("--images", default=None, help="image directory, when it is not found next to the annotations")
-    parser.add_argument("--language", default="en", choices=("en", "cn"), help="Pro: instruction or instruction_cn")
+    parser.add_argument("--language", default="en", choices=("en", "cn"), help="Pro: instruction (en, the default) or instruction_cn (cn)")
     parser.add_argument("--prefill", action=argparse.BooleanOptionalAction, default=True,
                         help="prefill the answer up to the coordinate, as the ScreenSpot-Pro harness does (default on)")
     parser.add_argument("--limit", type=int, default=None, help="at most N samples, taken in turn from each split")

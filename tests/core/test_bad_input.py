@@ -114,3 +114,21 @@ def test_json_files_follow_the_umask(tmp_path: Path, one_step_session: Path) -> 
         os.umask(old)
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in one_step_session.iterdir() if p.is_file()}
     assert len(set(modes.values())) == 1, modes  # run.json and result.json like steps.jsonl
+
+
+def test_every_option_with_a_default_says_it_in_its_help() -> None:
+    """Every subcommand, present and future: an option whose default is not 'off' or 'none' names it."""
+    import argparse
+
+    from agent.cli import build_parser
+
+    def walk(parser: argparse.ArgumentParser, name: str = ""):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub, child in action.choices.items():
+                    yield from walk(child, f"{name} {sub}".strip())
+            elif action.option_strings and action.default not in (None, False, [], argparse.SUPPRESS):
+                if action.help is not argparse.SUPPRESS and "default" not in (action.help or "").lower():
+                    yield f"{name} {action.option_strings[-1]} (default {action.default!r})"
+
+    assert list(walk(build_parser())) == []
