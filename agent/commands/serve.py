@@ -243,6 +243,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def options_from_args(args: argparse.Namespace) -> ServeOptions:
     if args.history_images < 1 or args.min_pixels < 1 or args.max_pixels < args.min_pixels:
         raise ConfigError("--history-images must be at least 1 and --min-pixels ≤ --max-pixels")
+    if args.quantization == "awq" and args.dtype in ("bfloat16", "bf16"):
+        raise ConfigError("vLLM's plain awq kernels run in float16 only, and Qwen2.5-VL in float16 answers '!!!!'; "
+                          "use --quantization awq_marlin (bfloat16; GPUs of compute capability 8.0 and later)")
     return ServeOptions(
         model=args.model, served_name=args.served_model_name, host=args.host, port=args.port,
         min_pixels=args.min_pixels, max_pixels=args.max_pixels, images=args.history_images, dtype=args.dtype,
@@ -259,7 +262,8 @@ def main(args: argparse.Namespace) -> int:
     opts = options_from_args(args)
     log = Path(args.log) if args.log else Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-serve.log"
     server = VllmServer(opts, python=find_vllm_python(args.vllm_python), log_path=log)
-    console.print(f"starting vLLM (log: {log}):\n  {shlex.join(server.command)}", highlight=False, markup=False)
+    console.print(f"starting vLLM (log: {log}):\n  {shlex.join(server.command)}", highlight=False, markup=False,
+                  soft_wrap=True)  # one line that can be copied
     try:
         server.start()
         console.print(f"vLLM pid {server.process.pid}; waiting until it is ready ...", highlight=False)
