@@ -73,3 +73,19 @@ def test_confirm_approve_reject_stop_from_stdin(server, gui_agent, tmp_path: Pat
     assert "the person rejected it: fill in the password first" in prompts[2]
     result = json.loads((out / "result.json").read_text())
     assert result["outcome"] == "stopped" and len(prompts) == 3
+
+
+def test_a_looping_model_ends_stuck_in_real_chromium(server, gui_agent, tmp_path: Path) -> None:
+    """Clicking the same blank spot of the demo app: real captures, the guard sees no change, and the run
+    ends 'stuck' (exit 1) after the default six repeats instead of using the whole budget of 20."""
+    out = tmp_path / "run"
+    with ScriptedServer([click([100, 650])] * 20) as model:
+        done = gui_agent("run", "Sign in.", "--env", "browser", "--url", server.url("demo/"), "--base-url",
+                         model.base_url, "--model", "qwen", "--out", str(out))
+        prompts = user_texts(model)
+    assert done.returncode == 1, done.stderr
+    assert json.loads((out / "result.json").read_text())["outcome"] == "stuck" and len(prompts) == 6
+    steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+    assert [s["result"]["info"]["guard"]["changed"] for s in steps] == [False] * 6
+    assert "(the screen did not change)" in prompts[1] and "try something different" in prompts[3]
+    assert "stuck" in done.stderr
