@@ -64,7 +64,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--model", default=None,
                    help="HF id or local directory for in-process transformers (default Qwen/Qwen2.5-VL-3B-Instruct); "
                         "with --base-url, the served model's name")
-    g.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
+    g.add_argument("--base-url", action="append", default=None, metavar="URL",
+                   help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1; repeat it for several replicas "
+                        "of the same model (each request goes to the least-loaded healthy one)")
     g.add_argument("--api-key", default=None, help="API key for --base-url (default: $OPENAI_API_KEY or 'EMPTY')")
     g.add_argument("--timeout", type=positive_float, default=120.0,
                    help="seconds a model request may take, retries included (server; default 120)")
@@ -132,6 +134,28 @@ def add_report_argument(parser: argparse.ArgumentParser) -> None:
 DEFAULT_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
 
 
+def base_urls(args: argparse.Namespace) -> list[str]:
+    """The --base-url values (a list; a single string from callers that built the namespace themselves)."""
+    value = getattr(args, "base_url", None)
+    return [] if not value else [value] if isinstance(value, str) else list(value)
+
+
+def base_url_option(args: argparse.Namespace) -> str | list[str] | None:
+    """--base-url as recorded in eval.json/summary.json: the URL, or the list of them."""
+    urls = base_urls(args)
+    return None if not urls else urls[0] if len(urls) == 1 else urls
+
+
+def shared_model(args: argparse.Namespace, workers: int):
+    """`build_model`, made safe for ``workers`` threads: an in-process model takes their requests in turns."""
+    model = build_model(args)
+    if workers > 1 and not base_urls(args):
+        from agent.models.pool import OneAtATime
+
+        return OneAtATime(model)
+    return model
+
+
 def build_model(args: argparse.Namespace):
     """The model the options name: a server with --base-url, else transformers in-process."""
     if args.max_pixels < args.min_pixels:
@@ -144,9 +168,20 @@ def build_model(args: argparse.Namespace):
             raise ConfigError("--base-url needs --model NAME: the model's name on that server (see GET /v1/models)")
         from agent.models.structured import constrained_outputs
 
-        return OpenAIModel(args.base_url, args.model, api_key=args.api_key, timeout=args.timeout,
-                           max_tokens=args.max_new_tokens, client_limits=(args.min_pixels, args.max_pixels),
-                           structured_outputs=constrained_outputs(getattr(args, "constrain_tool_calls", None)))
+        def endpoint(url: str, **retries: float) -> OpenAIModel:
+            return OpenAIModel(url, args.model, api_key=args.api_key, timeout=args.timeout,
+                               max_tokens=args.max_new_tokens, client_limits=(args.min_pixels, args.max_pixels),
+                               structured_outputs=constrained_outputs(getattr(args, "constrain_tool_calls", None)),
+                               **retries)
+
+        urls = base_urls(args)
+        if len(urls) == 1:
+            return endpoint(urls[0])
+        from agent.models.pool import Endpoints
+
+        # one quick retry on an endpoint; the pool retries on the other endpoints
+        return Endpoints(urls, lambda url: endpoint(url, max_retries=1, retry_wait=0.5),
+                         report=lambda message: console.print(f"[yellow]{message}[/]"))
     from agent.models.transformers import TransformersModel
 
     return TransformersModel(args.model or DEFAULT_MODEL, dtype=args.dtype, device_map=args.device_map,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,14 +31,22 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from agent.errors import ConfigError
 from agent.trajectory import record_verdict, write_json_atomic
+from tasks.pool import InlinePool, MakeWorker, Pool, ThreadPool
 from tasks.results import RESULTS, FailureStreak, ResultsLog, finished, load_results
 
-EVAL = "eval.json"
+EVAL, SUMMARY = "eval.json", "summary.json"
 __all__ = ["EVAL", "RESULTS", "ResultsLog", "Unit", "check_config", "finished", "load_results", "plan", "run_units"]
 
 
@@ -62,6 +70,48 @@ class Unit:
 
 
 RunOne = Callable[[Unit, Path], dict[str, Any]]
+
+
+def add_eval_arguments(parser: Any, *, workers_help: str = "episodes run at once, each with its own environment") -> None:
+    """The runner's options, shared by every ``gui-agent eval`` suite."""
+    from agent.argtypes import positive_float, positive_int
+
+    g = parser.add_argument_group("runner")
+    g.add_argument("--workers", type=positive_int, default=1, help=f"{workers_help} (default 1)")
+    g.add_argument("--episode-timeout", type=positive_float, default=None, metavar="SECONDS",
+                   help="give up an episode after this long: recorded as an error (timeout), rerun with "
+                        "--retry-errors (default: none)")
+    g.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="run the workers as Ray actors: on the cluster at ADDRESS (host:6379, ray://host:10001, "
+                        "auto), or alone for a Ray instance on this machine")
+    g.add_argument("--ray-cpus", type=positive_float, default=1.0,
+                   help="CPUs Ray reserves per worker (default 1: one browser, display or device client each)")
+
+
+def worker_model(args: Any):
+    """The model the workers use: shared by local threads, rebuilt from its options on each Ray actor."""
+    if getattr(args, "ray", None):
+        from agent.models.recipe import LazyModel, ModelRecipe
+
+        return LazyModel(ModelRecipe.from_args(args))
+    from agent.cli import shared_model
+
+    return shared_model(args, args.workers)
+
+
+def make_pool(args: Any, make_worker: MakeWorker) -> Pool | None:
+    """A `RayPool` with --ray, else None (the runner's local threads)."""
+    if not getattr(args, "ray", None):
+        return None
+    from tasks.ray_pool import RayPool
+
+    return RayPool(make_worker, args.workers, args.ray, cpus=args.ray_cpus)
+
+
+def runner_options(args: Any) -> dict[str, Any]:
+    """How the run was carried out (not part of what makes results comparable): for ``summary.json``."""
+    return {"workers": args.workers, "episode_timeout": args.episode_timeout, "ray": getattr(args, "ray", None),
+            "ray_cpus": getattr(args, "ray_cpus", None) if getattr(args, "ray", None) else None}
 
 
 def plan(tasks: Iterable[str], episodes: int, seed: int = 0) -> list[Unit]:
@@ -99,7 +149,7 @@ def check_config(out: Path, config: dict[str, Any], *, has_results: bool = True)
 
 def run_units(
     units: Sequence[Unit],
-    run_one: RunOne,
+    run_one: RunOne | None,
     out: str | Path,
     *,
     config: dict[str, Any] | None = None,
@@ -107,72 +157,126 @@ def run_units(
     console: Console | None = None,
     label: str = "eval",
     max_server_failures: int = 3,
+    make_worker: MakeWorker | None = None,
+    workers: int = 1,
+    episode_timeout: float | None = None,
+    pool: Pool | None = None,
+    directories: bool = True,
+    fsync_every: float = 0.0,
+    noun: str = "episodes",
+    resume: str = "run the same command with --retry-errors to resume",
 ) -> list[dict[str, Any]]:
     """Run every unit not yet in ``OUT/results.jsonl``; returns the records of all ``units``, old and new.
 
     ``run_one(unit, directory)`` runs one unit with ``directory`` as its trajectory (not yet created) and
-    returns its result dict. An exception other than `ConfigError` / KeyboardInterrupt is recorded as an
-    "error" result and the run goes on; those two stop the run (the unit is not recorded, so it reruns).
+    returns its result dict; with ``workers`` > 1, ``make_worker(index)`` gives each worker its own such
+    callable (and environment), made in the worker's thread. ``pool`` runs units elsewhere (Ray). Records
+    are appended here, in this process, as units finish, whatever ran them. An exception other than
+    `ConfigError` / KeyboardInterrupt is recorded as an "error" result and the run goes on; those two
+    stop the run (units in flight are not recorded, so they rerun). ``directories=False``: units keep no
+    trajectory (ScreenSpot samples).
     After ``max_server_failures`` units in a row that failed on the model server (0: never) the run stops
     with `ServerFailing`; those units are recorded as errors and rerun with ``--retry-errors``.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     console = console or Console(stderr=True)
-    with ResultsLog(out) as log:
-        if config is not None:
-            check_config(out, config, has_results=bool(log.records))
-        done = finished(log.records, retry_errors=retry_errors)
-        pending = [u for u in units if u.key not in done]
-        if len(pending) < len(units):
-            console.print(f"[dim]{out}: {len(units) - len(pending)} of {len(units)} episodes already finished; skipped[/]")
-        streak = FailureStreak(max_server_failures, "run the same command with --retry-errors to resume")
-        with _progress(console) as progress:
-            bar = progress.add_task(label, total=len(units), completed=len(units) - len(pending), current="")
-            for unit in pending:
-                progress.update(bar, current=unit.key)
-                record = _run_unit(unit, run_one, out, label)
-                log.append(record)
-                done[unit.key] = record
-                progress.advance(bar)
-                streak.add(record)
+    if pool is None:
+        if make_worker is None and run_one is None:
+            raise ValueError("run_units needs run_one or make_worker")
+        if make_worker is None and workers == 1:
+            pool = InlinePool(run_one)  # run_one may hold objects of this thread
+        else:
+            pool = ThreadPool(make_worker or _same(run_one), workers)
+    interrupted = False
+    try:
+        with ResultsLog(out, fsync_every=fsync_every) as log:
+            if config is not None:
+                check_config(out, config, has_results=bool(log.records))
+            done = finished(log.records, retry_errors=retry_errors)
+            pending = [u for u in units if u.key not in done]
+            if len(pending) < len(units):
+                console.print(f"[dim]{out}: {len(units) - len(pending)} of {len(units)} {noun} already finished; skipped[/]")
+            streak = FailureStreak(max_server_failures, resume)
+            old = [done[u.key] for u in units if u.key in done]
+            tally = _Tally(len(old), sum(bool(r.get("success")) for r in old))
+            queue = deque(pending)
+            in_flight = 0
+            with _progress(console) as progress:
+                bar = progress.add_task(label, total=len(units), completed=tally.seen, rate=tally.text())
+                while True:
+                    while queue and pool.free() > 0:
+                        unit = queue.popleft()
+                        pool.submit(unit, _fresh_directory(out, unit) if directories else None)
+                        in_flight += 1
+                    if not in_flight and not queue:
+                        break
+                    for unit, record in pool.results(0.2) + pool.expire(episode_timeout):
+                        log.append(record)
+                        if record.get("dir"):  # the episode's folder says what the evaluation said, too
+                            with contextlib.suppress(OSError, ValueError):  # results.jsonl stays the record
+                                record_verdict(out / record["dir"], record, judge=f"{label} (results.jsonl)")
+                        done[unit.key] = record
+                        in_flight -= 1
+                        tally.add(record)
+                        streak.add(record)
+                        progress.update(bar, advance=1, rate=tally.text())
+    except BaseException:
+        interrupted = True
+        raise
+    finally:
+        pool.close(wait=not interrupted)
     return [done[u.key] for u in units if u.key in done]
 
 
-def _run_unit(unit: Unit, run_one: RunOne, out: Path, label: str) -> dict[str, Any]:
+def _same(run_one: RunOne) -> MakeWorker:
+    """Every worker shares ``run_one`` (one worker, or a suite whose units need no environment)."""
+    return lambda index: run_one
+
+
+def _fresh_directory(out: Path, unit: Unit) -> Path:
     directory = out / unit.dirname
     if directory.exists():  # left by an earlier attempt: keep it for inspection, start clean
         n = 1
         while directory.with_name(f"{unit.dirname}.attempt-{n}").exists():
             n += 1
         directory.rename(directory.with_name(f"{unit.dirname}.attempt-{n}"))
-    started = time.perf_counter()
-    try:
-        result = dict(run_one(unit, directory))
-    except (ConfigError, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # noqa: BLE001 - one broken episode must not end the whole evaluation
-        result = {"outcome": "error", "success": False, "reason": f"{type(exc).__name__}: {exc}"}
-    result.setdefault("success", result.get("outcome") == "success")
-    if directory.exists():  # the episode's folder says what the evaluation said, not only what the agent claimed
-        with contextlib.suppress(OSError, ValueError):  # results.jsonl stays the record if the folder is damaged
-            record_verdict(directory, result, judge=f"{label} (results.jsonl)")
-    return {
-        "task": unit.task,
-        "episode": unit.episode,
-        "seed": unit.seed,
-        **result,
-        "dir": unit.dirname if directory.exists() else None,
-        "seconds": round(time.perf_counter() - started, 3),
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    return directory
+
+
+@dataclass
+class _Tally:
+    seen: int
+    successes: int
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.seen += 1
+        self.successes += bool(record.get("success"))
+
+    def text(self) -> str:
+        return f"{self.successes / self.seen:.1%} success ({self.successes}/{self.seen})" if self.seen else ""
 
 
 def _progress(console: Console) -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("[dim]{task.fields[current]}"), console=console, transient=False,
+        TextColumn("eta"), TimeRemainingColumn(), TextColumn("[dim]{task.fields[rate]}"), console=console,
+        transient=False,
     )
+
+
+def write_summary(out: str | Path, records: list[dict[str, Any]], options: dict[str, Any], *,
+                  group: str = "task") -> dict[str, Any]:
+    """``OUT/summary.json``: per-group and overall figures, the options and the package versions."""
+    from agent.loop import package_versions
+
+    summary = {
+        "options": json.loads(json.dumps(options, default=str)), "versions": package_versions(),
+        "episodes": len(records), "groups": [s.to_dict() for s in summarise(records, group)],
+        "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    write_json_atomic(Path(out) / SUMMARY, summary)
+    return summary
 
 
 # -- summary -------------------------------------------------------------------------------------------

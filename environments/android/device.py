@@ -59,6 +59,19 @@ def _client(host: str, port: int, timeout: float):
     return client
 
 
+def ready_serials(host: str | None = None, port: int | None = None) -> list[str]:
+    """Serials of the devices in state "device" on the adb server (for one device per evaluation worker)."""
+    host = host or os.environ.get("ANDROID_ADB_SERVER_HOST", "127.0.0.1")
+    port = int(port or os.environ.get("ANDROID_ADB_SERVER_PORT", DEFAULT_PORT))
+    from adbutils.errors import AdbError
+
+    try:
+        return [d.serial for d in _client(host, port, 20.0).list() if d.state == "device"]
+    except (AdbError, OSError, EOFError) as exc:
+        raise ConfigError(f"the adb server at {host}:{port} failed: {exc}. Start one (`adb start-server`, or "
+                          f"`python -m environments.android_sim --port {port}`) or fix --adb-host/--adb-port.") from None
+
+
 class AdbLink:
     """Shell access to one device. ``serial`` None picks the only device (or $ANDROID_SERIAL)."""
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from agent.cli import add_agent_arguments, add_model_arguments
+    from tasks.runner import add_eval_arguments
 
     g = parser.add_argument_group("suite")
     g.add_argument("--tasks", default=None, help="comma-separated task ids (default: all; see --list)")
@@ -22,11 +23,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--out", default=None, help="results directory; reuse it to resume (default runs/<time>-android)")
     g.add_argument("--retry-errors", action="store_true", help="on resume, rerun episodes that ended in 'error'")
     d = parser.add_argument_group("device")
-    d.add_argument("--serial", default=None, help="device serial (default: the only device)")
+    d.add_argument("--serial", action="append", default=None,
+                   help="device serial; repeat it for several devices, one per --workers (default: the only "
+                        "device, or the first N ready ones for N workers)")
     d.add_argument("--adb-host", default=None, help="adb server host (default 127.0.0.1)")
     d.add_argument("--adb-port", type=int, default=None, help="adb server port (default $ANDROID_ADB_SERVER_PORT or 5037)")
     d.add_argument("--adb-capture", choices=("auto", "raw", "png"), default="png", help="screenshot transfer format (default png)")
     d.add_argument("--adb-settle", type=float, default=0.3, help="seconds to let the UI react after each action (default 0.3)")
+    add_eval_arguments(parser, workers_help="episodes run at once, one device each")
     add_agent_arguments(parser, max_steps=0, max_steps_help="cap on each task's own budget of 10 x complexity")
     add_model_arguments(parser)
 
@@ -36,13 +40,22 @@ def main(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
-    from agent.cli import agent_config, build_model, default_out
+    from agent.cli import agent_config, base_url_option, default_out
     from agent.errors import ConfigError
     from agent.viewer import announce
     from environments.android.env import AndroidEnvironment
-    from tasks.android.episode import AndroidSuite
+    from tasks.android.episode import AndroidWorkers
     from tasks.android.suite import REGISTRY
-    from tasks.runner import plan, results_table, run_units, summarise
+    from tasks.runner import (
+        make_pool,
+        plan,
+        results_table,
+        run_units,
+        runner_options,
+        summarise,
+        worker_model,
+        write_summary,
+    )
 
     if args.list:
         for task_id, cls in REGISTRY.items():
@@ -57,17 +70,43 @@ def main(args: argparse.Namespace) -> int:
     units = plan(ids, args.episodes, args.seed)
     out = Path(args.out) if args.out else default_out("eval", "android")
     config = agent_config(args)
-    options = {"suite": "android", "model": args.model, "base_url": args.base_url, "seed": args.seed, **asdict(config)}
+    options = {"suite": "android", "model": args.model, "base_url": base_url_option(args), "seed": args.seed, **asdict(config)}
     err = Console(stderr=True)
-    model = build_model(args)
-    with AndroidEnvironment(args.serial, args.adb_host, args.adb_port, capture=args.adb_capture,
-                            settle=args.adb_settle) as env:
-        for task_id in dict.fromkeys(ids):  # refuse up front tasks whose apps this device lacks
-            REGISTRY[task_id].sample(args.seed).check_device(env)
-        suite = AndroidSuite(env, model, config)
-        records = run_units(units, suite.run, out, config=options, retry_errors=args.retry_errors, console=err,
-                            label="Android")
+    serials = _serials(args)
+    for serial in serials:  # refuse up front tasks whose apps a device lacks
+        with AndroidEnvironment(serial, args.adb_host, args.adb_port, capture=args.adb_capture) as env:
+            for task_id in dict.fromkeys(ids):
+                REGISTRY[task_id].sample(args.seed).check_device(env)
+    model = worker_model(args)
+    workers = AndroidWorkers(model, config, tuple(serials), args.adb_host, args.adb_port, args.adb_capture,
+                             args.adb_settle)
+    records = run_units(units, None, out, config=options, retry_errors=args.retry_errors, console=err,
+                        label="Android", make_worker=workers, workers=len(serials),
+                        episode_timeout=args.episode_timeout, pool=make_pool(args, workers))
+    write_summary(out, records, options | runner_options(args) | {"serials": serials})
     Console().print(results_table(summarise(records), title=f"Android ({len(records)} episodes)"))
     err.print(f"results: {out / 'results.jsonl'}  (rerun with --out {out} to resume)")
     announce(out, getattr(args, "report", False), err)
     return 0
+
+
+def _serials(args: argparse.Namespace) -> list[str | None]:
+    """One device per worker: the --serial values, or the first ready devices; None = the only device."""
+    from agent.errors import ConfigError
+    from environments.android.device import ready_serials
+
+    if args.serial:
+        if len(args.serial) < args.workers:
+            raise ConfigError(f"--workers {args.workers} needs one device each, but only {len(args.serial)} "
+                              f"--serial given: add --serial for each worker (the simulated phone serves several: "
+                              f"`python -m environments.android_sim --serial emulator-5554 --serial emulator-5556`)")
+        if len(set(args.serial)) < len(args.serial):
+            raise ConfigError("a --serial is given twice: each worker needs a device of its own")
+        return list(args.serial[:args.workers])
+    if args.workers == 1:
+        return [None]
+    ready = ready_serials(args.adb_host, args.adb_port)
+    if len(ready) < args.workers:
+        raise ConfigError(f"--workers {args.workers} needs {args.workers} devices, but the adb server has "
+                          f"{len(ready)} ready ({', '.join(ready) or 'none'}); attach more or lower --workers")
+    return ready[:args.workers]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,3 +53,34 @@ class AndroidSuite:
     def run(self, unit: Unit, directory: Path) -> dict[str, Any]:
         task = REGISTRY[unit.task].sample(unit.seed)
         return run_task(task, self.env, self.model, self.config, directory)
+
+
+@dataclass(frozen=True)
+class AndroidWorkers:
+    """The runner's ``make_worker``: worker ``i`` drives device ``serials[i]`` (its own adb connection,
+    opened in its own thread); the model is shared."""
+
+    model: Model
+    config: AgentConfig
+    serials: tuple[str | None, ...]
+    host: str | None = None
+    port: int | None = None
+    capture: str = "png"
+    settle: float = 0.3
+
+    def __call__(self, index: int) -> AndroidWorker:
+        from environments.android.env import AndroidEnvironment
+
+        env = AndroidEnvironment(self.serials[index], self.host, self.port, capture=self.capture, settle=self.settle)
+        return AndroidWorker(AndroidSuite(env, self.model, self.config))
+
+
+@dataclass
+class AndroidWorker:
+    suite: AndroidSuite
+
+    def __call__(self, unit: Unit, directory: Path) -> dict[str, Any]:
+        return self.suite.run(unit, directory)
+
+    def close(self) -> None:
+        self.suite.env.close()

@@ -18,6 +18,7 @@ __all__ = ["MiniWoBEpisode", "MiniWoBTask", "PageState", "add_arguments", "main"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from agent.cli import add_agent_arguments, add_model_arguments
+    from tasks.runner import add_eval_arguments
 
     g = parser.add_argument_group("MiniWoB++")
     which = g.add_mutually_exclusive_group()
@@ -34,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--out", default=None, help="results directory; reuse it to resume (default runs/<time>-miniwob)")
     g.add_argument("--retry-errors", action="store_true", help="on resume, rerun episodes that ended in 'error'")
     g.add_argument("--headed", action="store_true", help="show the browser (needs DISPLAY)")
+    add_eval_arguments(parser, workers_help="episodes run at once, each in its own browser")
     add_agent_arguments(parser, max_steps=10, max_steps_help="actions per episode")
     add_model_arguments(parser)
 
@@ -57,11 +59,20 @@ def main(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
-    from agent.cli import agent_config, build_model, default_out
+    from agent.cli import agent_config, base_url_option, default_out
     from agent.errors import ConfigError
     from agent.viewer import announce
-    from tasks.miniwob.suite import MiniWoBSuite
-    from tasks.runner import plan, results_table, run_units, summarise
+    from tasks.miniwob.suite import MiniWoBWorkers
+    from tasks.runner import (
+        make_pool,
+        plan,
+        results_table,
+        run_units,
+        runner_options,
+        summarise,
+        worker_model,
+        write_summary,
+    )
 
     if args.list:
         print("\n".join(task_ids()))
@@ -75,13 +86,15 @@ def main(args: argparse.Namespace) -> int:
     units = plan(ids, args.episodes, args.seed)
     out = Path(args.out) if args.out else default_out("eval", "miniwob")
     config = agent_config(args)
-    options = {"suite": "miniwob", "model": args.model, "base_url": args.base_url, "seed": args.seed,
+    options = {"suite": "miniwob", "model": args.model, "base_url": base_url_option(args), "seed": args.seed,
                "scale": args.scale, "time_limit": args.time_limit, **asdict(config)}
     err = Console(stderr=True)
-    model = build_model(args)
-    with MiniWoBSuite(model, config, scale=args.scale, time_limit=time_limit, headless=not args.headed) as suite:
-        records = run_units(units, suite.run, out, config=options, retry_errors=args.retry_errors, console=err,
-                            label="MiniWoB++")
+    model = worker_model(args)
+    workers = MiniWoBWorkers(model, config, scale=args.scale, time_limit=time_limit, headless=not args.headed)
+    records = run_units(units, None, out, config=options, retry_errors=args.retry_errors, console=err,
+                        label="MiniWoB++", make_worker=workers, workers=args.workers,
+                        episode_timeout=args.episode_timeout, pool=make_pool(args, workers))
+    write_summary(out, records, options | runner_options(args))
     Console().print(results_table(summarise(records), title=f"MiniWoB++ ({len(records)} episodes)"))
     err.print(f"results: {out / 'results.jsonl'}  (rerun with --out {out} to resume)")
     announce(out, getattr(args, "report", False), err)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,22 @@ def episode_result(state, agent_result) -> dict[str, Any]:
     outcome = "step_limit" if agent_result.outcome == "step_limit" else "failure"
     return out | {"outcome": outcome, "success": False, "reward": -1.0, "discounted_reward": -1.0,
                   "reason": f"the page did not end the episode; {agent_result.reason}"}
+
+
+@dataclass(frozen=True)
+class MiniWoBWorkers:
+    """The runner's ``make_worker``: each worker gets a `MiniWoBSuite` with its own browser (started on
+    its first episode, in its own thread); the model is shared (a server answers several at once)."""
+
+    model: Model
+    config: AgentConfig
+    scale: float = DEFAULT_SCALE
+    time_limit: float | str | None = None
+    headless: bool = True
+
+    def __call__(self, index: int) -> MiniWoBSuite:
+        return MiniWoBSuite(self.model, self.config, scale=self.scale, time_limit=self.time_limit,
+                            headless=self.headless)
 
 
 class MiniWoBSuite:
@@ -77,6 +94,9 @@ class MiniWoBSuite:
         if self._browser is None:
             self._browser = open_browser(self.scale, headless=self.headless)
         return self._browser
+
+    def __call__(self, unit: Unit, directory: Path) -> dict[str, Any]:
+        return self.run(unit, directory)
 
     def run(self, unit: Unit, directory: Path) -> dict[str, Any]:
         """One episode: set the page up, let the agent act until the page ends it, read the reward."""

@@ -8,6 +8,7 @@ per sample, resumable), ``OUT/summary.json`` and the standard tables (`tasks.scr
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,8 @@ _EVAL_MAX_PIXELS = 12_845_056  # = evaluate.EVAL_MAX_PIXELS; repeated so --help 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from tasks.runner import add_eval_arguments
+
     parser.add_argument("--data", required=True, help="directory of a local ScreenSpot v1, v2 or Pro copy")
     parser.add_argument("--format", default="auto", choices=("auto", "v1", "v2", "pro"),
                         help="layout of --data (default: detected)")
@@ -36,9 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefill", action=argparse.BooleanOptionalAction, default=True,
                         help="prefill the answer up to the coordinate, as the ScreenSpot-Pro harness does (default on)")
     parser.add_argument("--limit", type=int, default=None, help="at most N samples, taken in turn from each split")
-    parser.add_argument("--workers", type=int, default=1, help="requests in flight at once (servers; default 1)")
     parser.add_argument("--out", default=None, help="results directory (default runs/<time>-screenspot-<data>); "
                                                    "an existing one is resumed")
+    add_eval_arguments(parser, workers_help="requests in flight at once (servers)")
     add_model_arguments(parser)
     parser.set_defaults(max_pixels=_EVAL_MAX_PIXELS)
     for action in parser._actions:  # this suite's own default, see README "ScreenSpot"
@@ -54,21 +57,28 @@ def main(args: argparse.Namespace) -> int:
     from tasks.screenspot.data import load
     from tasks.screenspot.grounding import QuerySettings
 
-    if args.workers < 1:
-        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}")
     splits = [s.strip() for value in args.split for s in value.split(",") if s.strip()]
     dataset = load(args.data, args.format, splits=splits, language=args.language, images=args.images)
     out = Path(args.out) if args.out else default_out("screenspot", Path(args.data).name)
     workers = args.workers
-    if workers > 1 and not args.base_url:
+    if workers > 1 and not args.base_url and not args.ray:
         console.print("[yellow]--workers > 1 needs a server (--base-url); the in-process model runs one at a time[/]")
         workers = 1
-    model = build_model(args)
+    pool_factory = None
+    if args.ray:
+        from tasks.runner import make_pool, worker_model
+
+        model = worker_model(args)
+        pool_factory = partial(make_pool, args)
+        pool_factory.address = args.ray
+    else:
+        model = build_model(args)
     settings = QuerySettings(min_pixels=args.min_pixels, max_pixels=args.max_pixels, prefill=args.prefill)
     try:
         summary = evaluate(dataset, model, out, settings, workers=workers, limit=args.limit, language=args.language,
+                           episode_timeout=args.episode_timeout, pool_factory=pool_factory,
                            console=console)
     finally:
         if hasattr(model, "close"):
@@ -78,10 +88,12 @@ def main(args: argparse.Namespace) -> int:
 
 
 def evaluate(dataset: Dataset, model: Model, out: str | Path, settings: QuerySettings, *, workers: int = 1,
+             episode_timeout: float | None = None, pool_factory: Any = None,
              limit: int | None = None, language: str = "en", console: Console | None = None) -> dict[str, Any]:
     """Score ``model`` on ``dataset`` into ``out`` (resuming what is there); returns the summary."""
     from rich.console import Console
 
+    from agent.loop import package_versions
     from agent.trajectory import write_json_atomic
     from tasks.screenspot.grounding import ground_sample, run_samples
     from tasks.screenspot.report import summarise, tables
@@ -106,9 +118,12 @@ def evaluate(dataset: Dataset, model: Model, out: str | Path, settings: QuerySet
         "min_pixels": settings.min_pixels, "max_pixels": settings.max_pixels,
     }
     records = run_samples(samples, lambda s: ground_sample(model, s, settings), out, config=config,
-                          workers=workers, console=console)
+                          workers=workers, console=console, episode_timeout=episode_timeout,
+                          pool_factory=pool_factory)
     summary = summarise(records, dataset.format, problems=dataset.problems,
                         settings=config | {"splits": dataset.splits, "limit": limit})
+    summary |= {"runner": {"workers": workers, "episode_timeout": episode_timeout, "ray": getattr(pool_factory, "address", None)},
+                "versions": package_versions()}
     write_json_atomic(out / SUMMARY, summary)
     for table in tables(summary):
         console.print(table)

@@ -11,18 +11,14 @@ no point is wrong and counted as ``wrong_format``.
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agent.errors import ConfigError, OutOfRangeError, ParseError
 from agent.geometry import Geometry, ModelPoint, Size
@@ -30,8 +26,7 @@ from agent.imaging import decode, encode_once, from_file, to_model_image
 from agent.models.base import Model
 from agent.parser import parse_point, parse_tool_calls
 from agent.prompt import Prompt, system_prompt
-from tasks.results import FailureStreak, ResultsLog, finished
-from tasks.runner import Unit, check_config
+from tasks.runner import Unit, run_units
 from tasks.screenspot.data import Sample
 from tools import COMPUTER_USE
 
@@ -180,71 +175,32 @@ def run_samples(
     config: dict[str, Any],
     workers: int = 1,
     console: Console | None = None,
+    episode_timeout: float | None = None,
+    pool_factory: Callable[[Callable], Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Run every sample not yet in ``OUT/results.jsonl`` with ``workers`` threads; all records, old and new.
 
-    The record format, resume rule and option check are `tasks.runner`'s; what this adds is concurrency
-    (a server answers several requests at once) and no per-sample directory (a sample is one request).
-    Samples whose record is an error (the server failed) run again on resume.
+    The runner is `tasks.runner.run_units`, as for every suite (resume, option check, progress); a sample
+    is one unit with no directory of its own, and ``workers`` requests are in flight at once. Samples
+    whose record is an error (the server failed) run again on resume.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    console = console or Console(stderr=True)
+    by_key = {unit(s).key: s for s in samples}
+
+    def run_one(key: Unit, directory: Path | None) -> dict[str, Any]:
+        sample = by_key[key.key]
+        try:
+            return dict(ask(sample))
+        except (ConfigError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - one failed request must not end the evaluation; it reruns on resume
+            return {**sample.to_dict(), "outcome": "error", "success": False, "reason": f"{type(exc).__name__}: {exc}"}
+
     # hundreds of lines a second: an fsync each would cost more than the requests
-    with ResultsLog(out, fsync_every=FSYNC_EVERY) as log:
-        check_config(out, config, has_results=bool(log.records))
-        done = finished(log.records, retry_errors=True)
-        pending = [s for s in samples if unit(s).key not in done]
-        if len(pending) < len(samples):
-            console.print(f"[dim]{out}: {len(samples) - len(pending)} of {len(samples)} samples already scored; skipped[/]")
-        seen = len(samples) - len(pending)
-        correct = sum(bool(done[unit(s).key].get("success")) for s in samples if unit(s).key in done)
-        pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="screenspot")
-        # every request in flight fails when the server dies; a few more in a row mean it stays down
-        streak = FailureStreak(2 * max(1, workers) + 3, "run the same command again to resume (failed samples rerun)")
-        with _progress(console) as progress:
-            bar = progress.add_task("screenspot", total=len(samples), completed=seen, acc="")
-            queue = iter(pending)
-            running: dict[Future, Sample] = {}
-            try:
-                while True:
-                    while len(running) < 2 * max(1, workers) and (sample := next(queue, None)) is not None:
-                        running[pool.submit(_timed, ask, sample)] = sample
-                    if not running:
-                        break
-                    finished_now, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in finished_now:
-                        sample = running.pop(future)
-                        record = future.result()  # re-raises ConfigError / KeyboardInterrupt only
-                        log.append(record)
-                        done[unit(sample).key] = record
-                        correct += bool(record.get("success"))
-                        seen += 1
-                        progress.update(bar, advance=1, acc=f"{correct / seen:.1%} correct so far")
-                        streak.add(record)
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
-    return [done[unit(s).key] for s in samples if unit(s).key in done]
-
-
-def _timed(ask: Callable[[Sample], dict[str, Any]], sample: Sample) -> dict[str, Any]:
-    started = time.perf_counter()
-    try:
-        result = dict(ask(sample))
-    except (ConfigError, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # noqa: BLE001 - one failed request must not end the evaluation; it reruns on resume
-        result = {**sample.to_dict(), "outcome": "error", "success": False, "reason": f"{type(exc).__name__}: {exc}"}
-    key = unit(sample)
-    return {
-        "task": key.task, "episode": key.episode, "seed": key.seed, **result, "dir": None,
-        "seconds": round(time.perf_counter() - started, 3),
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("[dim]{task.fields[acc]}"), console=console, transient=False,
-    )
+    pool = pool_factory(lambda index: run_one) if pool_factory is not None else None  # Ray: the same on each actor
+    return run_units([unit(s) for s in samples], run_one, out, config=config, retry_errors=True,
+                     console=console or Console(stderr=True), label="screenspot", workers=workers, pool=pool,
+                     episode_timeout=episode_timeout,
+                     directories=False, fsync_every=FSYNC_EVERY, noun="samples",
+                     # every request in flight fails when the server dies; a few more in a row mean it stays down
+                     max_server_failures=2 * max(1, workers) + 3,
+                     resume="run the same command again to resume (failed samples rerun)")
