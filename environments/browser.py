@@ -332,9 +332,9 @@ class BrowserEnvironment(EnvironmentBase):
         return {"target_box": found["box"], "target": found["name"]} if found else {}
 
     def settle(self) -> dict[str, Any]:
-        """Wait (bounded) until no navigation, request, DOM mutation or animation is in progress; on pages
-        with a canvas, video or frame (pixels the page script cannot see change) also until two small
-        screenshots agree."""
+        """Wait (bounded) until no navigation, request, DOM mutation or animation is in progress; where a
+        visible canvas, video or frame can change pixels the page script cannot see, also until two small
+        screenshots of the region they cover agree (hidden ones, as on every MiniWoB++ page, cost nothing)."""
         t = time.perf_counter()
         deadline = t + self.settle_timeout_ms / 1000
         busy: str | None = "unknown"
@@ -368,17 +368,19 @@ class BrowserEnvironment(EnvironmentBase):
                 continue
             if busy is None and state.get("opaque"):
                 by = "page+screenshot"
-                if not self._pixels_stable(deadline):
+                region = state["opaque"] if isinstance(state["opaque"], list) else None  # True: no script, all
+                if not self._pixels_stable(deadline, region):
                     busy = "pixels"
             break
         ms = round((time.perf_counter() - t) * 1000, 2)
         return {"settle_ms": ms, "settled": busy is None, "settle_by": by} | ({"busy": busy} if busy else {})
 
-    def _pixels_stable(self, deadline: float) -> bool:
-        """Small screenshots until two in a row agree (a blinking caret is allowed), or the deadline."""
+    def _pixels_stable(self, deadline: float, region: list[float] | None = None) -> bool:
+        """Small screenshots of ``region`` (CSS px; None: the viewport) until two in a row agree (a blinking
+        caret is allowed), or the deadline."""
         previous = None
         while True:
-            frame = self._thumbnail()
+            frame = self._thumbnail(region)
             if previous is not None and _same(previous, frame):
                 return True
             if time.perf_counter() >= deadline:
@@ -386,11 +388,11 @@ class BrowserEnvironment(EnvironmentBase):
             previous = frame
             self.page.evaluate(_TWO_FRAMES)  # let the page render at least one new frame in between
 
-    def _thumbnail(self):
+    def _thumbnail(self, region: list[float] | None = None):
         import numpy as np
 
-        clip = {"x": 0, "y": 0, "width": self.viewport.width, "height": self.viewport.height,
-                "scale": 256 / max(self.viewport.width, self.viewport.height)}
+        x0, y0, x1, y1 = region or (0, 0, self.viewport.width, self.viewport.height)
+        clip = {"x": x0, "y": y0, "width": x1 - x0, "height": y1 - y0, "scale": min(1.0, 256 / max(x1 - x0, y1 - y0))}
         data = self._cdp.send("Page.captureScreenshot", {"format": "jpeg", "quality": 60, "clip": clip})["data"]
         return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"), dtype=np.int16)
 

@@ -141,3 +141,57 @@ class Endpoints:
         for model in self.models.values():
             if hasattr(model, "close"):
                 model.close()
+
+
+class Batched:
+    """An in-process model fed by several worker threads: their requests are gathered into batches of up
+    to ``size`` prompts (waiting at most ``max_wait`` s for a batch to fill) and run by the model's
+    ``generate_batch`` in one thread, one forward pass per token for the whole batch."""
+
+    def __init__(self, model: Any, size: int, *, max_wait: float = 0.05) -> None:
+        if size < 1:
+            raise ConfigError(f"--batch-size must be at least 1, got {size}")
+        self.model, self.size, self.max_wait, self.name = model, size, max_wait, model.name
+        self._queue: list[tuple[Prompt, dict[str, Any]]] = []
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self.batches: list[int] = []  # sizes of the batches run (for tests and benchmarks)
+
+    def generate(self, prompt: Prompt) -> Generation:
+        slot: dict[str, Any] = {"done": threading.Event()}
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="batcher", daemon=True)
+                self._thread.start()
+            self._queue.append((prompt, slot))
+            self._cond.notify_all()
+        slot["done"].wait()
+        if "error" in slot:
+            raise slot["error"]
+        return slot["result"]
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._queue)
+                deadline = time.monotonic() + self.max_wait
+                while len(self._queue) < self.size and (left := deadline - time.monotonic()) > 0:
+                    self._cond.wait(left)
+                batch, self._queue = self._queue[:self.size], self._queue[self.size:]
+            self.batches.append(len(batch))
+            try:
+                results = self.model.generate_batch([prompt for prompt, _ in batch])
+                for (_, slot), result in zip(batch, results, strict=True):
+                    slot["result"] = result
+            except BaseException as exc:  # noqa: BLE001 - handed to every caller of this batch
+                for _, slot in batch:
+                    slot["error"] = exc
+            for _, slot in batch:
+                slot["done"].set()
+
+    def describe(self) -> dict[str, Any]:
+        return self.model.describe() | {"batch_size": self.size}
+
+    def close(self) -> None:
+        if hasattr(self.model, "close"):
+            self.model.close()

@@ -66,6 +66,23 @@
     const label = (el.getAttribute('aria-label') || el.innerText || el.value || '').trim().slice(0, 40);
     return label ? `${name} "${label}"` : name;
   };
+  // The viewport rectangle [x0, y0, x1, y1] (CSS px) covering every visible canvas, video, frame or plugin,
+  // or null. Hidden ones (display:none here or above, visibility:hidden, opacity 0, zero size, scrolled out
+  // of view) cannot change what a screenshot shows, so they cost no pixel comparisons.
+  const opaqueRegion = () => {
+    let box = null;
+    for (const el of document.querySelectorAll('canvas, video, iframe, embed, object')) {
+      if (el.checkVisibility ? !el.checkVisibility({ opacityProperty: true, visibilityProperty: true })
+                             : getComputedStyle(el).visibility === 'hidden') continue;
+      const r = el.getBoundingClientRect();
+      const x0 = Math.max(0, r.left), y0 = Math.max(0, r.top);
+      const x1 = Math.min(window.innerWidth, r.right), y1 = Math.min(window.innerHeight, r.bottom);
+      if (x1 <= x0 || y1 <= y0) continue;
+      box = box ? [Math.min(box[0], x0), Math.min(box[1], y0), Math.max(box[2], x1), Math.max(box[3], y1)]
+                : [x0, y0, x1, y1];
+    }
+    return box;
+  };
   window.__guiAgent = {
     state,
     popupSeen: () => { state.popup = 0; },
@@ -78,8 +95,9 @@
       const t0 = performance.now();
       const check = () => {
         const b = busy(quiet);
-        // canvas, video and frames change pixels this script cannot see: the caller compares screenshots then
-        const opaque = !!document.querySelector('canvas, video, iframe, embed, object');
+        // visible canvas, video and frames change pixels this script cannot see: the caller compares
+        // screenshots of the viewport region they cover (null: none is visible, no screenshots needed)
+        const opaque = opaqueRegion();
         if (!b || b === 'popup' || performance.now() - t0 >= timeout) resolve({ busy: b, opaque, ms: performance.now() - t0 });
         else setTimeout(check, 10);
       };

@@ -42,6 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="results directory (default runs/<time>-screenspot-<data>); "
                                                    "an existing one is resumed")
     add_eval_arguments(parser, workers_help="requests in flight at once (servers)")
+    from agent.argtypes import positive_int
+
+    parser.add_argument("--batch-size", type=positive_int, default=1,
+                        help="in-process model: samples per forward pass (left-padded batch; default 1)")
     add_model_arguments(parser)
     parser.set_defaults(max_pixels=_EVAL_MAX_PIXELS)
     for action in parser._actions:  # this suite's own default, see README "ScreenSpot"
@@ -66,6 +70,9 @@ def main(args: argparse.Namespace) -> int:
     if workers > 1 and not args.base_url and not args.ray:
         console.print("[yellow]--workers > 1 needs a server (--base-url); the in-process model runs one at a time[/]")
         workers = 1
+    if args.batch_size > 1 and (args.base_url or args.ray):
+        console.print("[yellow]--batch-size is for the in-process model; a server batches concurrent requests "
+                      "itself (use --workers)[/]")
     pool_factory = None
     if args.ray:
         from tasks.runner import make_pool, worker_model
@@ -75,6 +82,10 @@ def main(args: argparse.Namespace) -> int:
         pool_factory.address = args.ray
     else:
         model = build_model(args)
+        if args.batch_size > 1 and not args.base_url:
+            from agent.models.pool import Batched
+
+            model, workers = Batched(model, args.batch_size), args.batch_size  # the workers fill the batches
     settings = QuerySettings(min_pixels=args.min_pixels, max_pixels=args.max_pixels, prefill=args.prefill)
     try:
         summary = evaluate(dataset, model, out, settings, workers=workers, limit=args.limit, language=args.language,

@@ -149,6 +149,45 @@ def test_settle_compares_screenshots_on_canvas_pages_and_is_bounded(make_env) ->
     assert 550 <= state["settle_ms"] < 2500
 
 
+_ANIMATE = """([frames, css, parentCss]) => {
+    const parent = document.createElement('div'); parent.style.cssText = parentCss; document.body.append(parent);
+    const c = document.createElement('canvas'); c.width = c.height = 120; c.style.cssText = css; parent.append(c);
+    window.drawn = 0;
+    const id = setInterval(() => { const x = c.getContext('2d'); x.fillStyle = `hsl(${window.drawn * 97}, 90%, 50%)`;
+                                   x.fillRect(0, 0, 120, 120); if (++window.drawn >= frames) clearInterval(id); }, 20);
+}"""
+
+
+@pytest.mark.parametrize(("css", "parent_css"), [
+    ("display: none", ""), ("visibility: hidden", ""), ("opacity: 0", ""), ("", "display: none"),
+    ("position: absolute; top: 5000px", ""), ("width: 0; height: 0", ""),
+])
+def test_a_hidden_canvas_costs_no_pixel_check(make_env, css, parent_css) -> None:
+    """MiniWoB++ pages carry a hidden canvas: it cannot change the screenshot, so nothing is compared."""
+    env = make_env()
+    env.page.evaluate(_ANIMATE, [10_000, css, parent_css])  # draws for minutes
+    state = env.settle()
+    assert state["settle_by"] == "page" and state["settled"] is True
+
+
+def test_a_visible_canvas_is_waited_for_until_it_stops_drawing(make_env) -> None:
+    env = make_env()
+    env.page.evaluate(_ANIMATE, [25, "margin-left: 300px", ""])  # 25 frames, 20 ms apart, then still
+    state = env.settle()
+    assert state["settle_by"] == "page+screenshot" and state["settled"] is True
+    assert env.page.evaluate("window.drawn") == 25  # no frame of the animation was still to come
+
+
+def test_only_the_visible_canvas_region_is_compared(make_env) -> None:
+    env = make_env()
+    env.page.evaluate(_ANIMATE, [1, "position: absolute; left: 300px; top: 200px", ""])
+    seen, thumbnail = [], env._thumbnail
+    env._thumbnail = lambda region=None: seen.append(region) or thumbnail(region)
+    state = env.settle()
+    assert state["settle_by"] == "page+screenshot" and state["settled"] is True
+    assert seen and all(region == [300, 200, 420, 320] for region in seen)  # the canvas, not the viewport
+
+
 def test_javascript_dialogs_are_dismissed_and_reported(env) -> None:
     env.page.evaluate("""() => document.getElementById('slow').onclick = (e) => {
         e.stopImmediatePropagation(); window.__answer = confirm('Delete everything?'); }""")
