@@ -96,6 +96,10 @@ def test_gui_agent_eval_android_and_resume(sim_process, tmp_path):
         assert len(records) == 6 and all(r["success"] and r["reward"] == 1.0 for r in records), records
         assert "Android (6 episodes)" in proc.stdout and "100.0%" in proc.stdout
         assert (out / records[0]["dir"] / "steps.jsonl").is_file()
+        for r in records:  # each episode folder carries the device-state verdict results.jsonl has
+            folder = json.loads((out / r["dir"] / "result.json").read_text())
+            assert (folder["outcome"], folder["reward"], folder["judged_by"]) == (r["outcome"], r["reward"],
+                                                                                 "Android (results.jsonl)")
         again = subprocess.run([*command, "--base-url", server.base_url], capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "6 of 6 episodes already finished" in " ".join(again.stderr.split())
     assert len((out / "results.jsonl").read_text().splitlines()) == 6

@@ -154,3 +154,25 @@ def test_cli_with_a_tiny_random_qwen25vl_in_process(tmp_path, capsys):
     assert steps[0]["geometry"]["model"] == [476, 616] and steps[0]["image_tokens"] == 374
     assert steps[0]["attempts"][0]["raw"]  # the model did answer (noise)
     assert "click-button" in capsys.readouterr().out
+
+
+def test_cli_episode_folder_says_what_the_page_said_not_what_the_model_claimed(tmp_path):
+    """A model that terminates with "success" at once: the page never ended the episode, so the eval scores
+    a failure (reward -1). The episode folder must say the same, keep the claim as the model's, and a
+    replay of the folder must not print success as the recording's verdict."""
+    out = tmp_path / "run"
+    claim = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "terminate", "status": "success"}}\n</tool_call>'
+    with ScriptedServer([claim]) as server:
+        done = _gui_agent("eval", "miniwob", "--tasks", "click-button", "--episodes", "1", "--base-url",
+                          server.base_url, "--model", "qwen", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    (record,) = load_results(out)
+    assert (record["outcome"], record["reward"]) == ("failure", -1.0)
+    folder = json.loads((out / record["dir"] / "result.json").read_text())
+    assert (folder["outcome"], folder["success"], folder["reward"]) == ("failure", False, -1.0)
+    assert folder["judged_by"] == "MiniWoB++ (results.jsonl)" and folder["reason"] == record["reason"]
+    assert folder["agent"]["outcome"] == "success" and "the model's own claim" in folder["agent"]["reason"]
+    replay = _gui_agent("replay", str(out / record["dir"]), "--out", str(tmp_path / "again"))
+    text = " ".join(replay.stderr.split())
+    assert replay.returncode == 0 and "judged by MiniWoB++ (results.jsonl): failure, reward -1.0" in text
+    assert "the evaluation's verdict: failure" in text
