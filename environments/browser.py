@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from PIL import Image
 
+from agent.argtypes import positive_float
 from agent.errors import ActionValidationError, ConfigError, EnvironmentFailure
 from agent.geometry import ScreenPoint, Size
 from environments.base import Command, EnvironmentBase, Observation, StepResult
@@ -434,7 +435,7 @@ def blocked_page(url: str, allowed: tuple[str, ...]) -> str:
 def add_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--url", default=None, help="page to open first (browser)")
     group.add_argument("--viewport", default="1280x720", help="browser viewport in CSS px, WxH (default 1280x720)")
-    group.add_argument("--device-scale-factor", type=float, default=1.0,
+    group.add_argument("--device-scale-factor", type=positive_float, default=1.0,
                        help="browser device pixel ratio: 1 (default), 1.25, 1.5, 2 ... (screenshots are viewport x this)")
     group.add_argument("--allow-domain", action="append", default=[], metavar="DOMAIN",
                        help="only allow navigation to DOMAIN and its subdomains (repeatable)")

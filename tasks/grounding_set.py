@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.argtypes import positive_float
 from agent.errors import ConfigError
 from agent.geometry import Size
 
@@ -228,7 +229,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--demo", action="store_true", help="the bundled demo app's screens (served on loopback)")
     parser.add_argument("--viewport", action="append", default=[], type=_size,
                         help=f"WxH in CSS px (repeatable; default {DEFAULT_VIEWPORTS[0]})")
-    parser.add_argument("--device-scale-factor", type=float, default=1.0, help="2 renders HiDPI screenshots (default 1)")
+    parser.add_argument("--device-scale-factor", type=positive_float, default=1.0, help="2 renders HiDPI screenshots (default 1)")
     parser.add_argument("--out", default=None, help="output directory (default runs/<time>-grounding-set)")
 
 

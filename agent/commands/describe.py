@@ -9,6 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from agent.argtypes import positive_float, positive_int
 from agent.commands.common import emit, load_image, model_view, usage
 from agent.errors import ConfigError
 from agent.geometry import FACTOR, MAX_PIXELS, MIN_PIXELS, Size, smart_resize
@@ -156,11 +157,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="PATH",
                         help="image files, or one video file, or one run directory (its screenshots become the video)")
     parser.add_argument("--prompt", default=None, help="the question instead of the built-in wording")
-    parser.add_argument("--fps", type=float, default=2.0, help="video frames sampled per second (default 2)")
-    parser.add_argument("--max-frames", type=int, default=32,
+    parser.add_argument("--fps", type=positive_float, default=2.0, help="video frames sampled per second (default 2)")
+    parser.add_argument("--max-frames", type=positive_int, default=32,
                         help="most frames of a video or session (default 32; servers: allow them, e.g. vLLM "
                              "--limit-mm-per-prompt)")
-    parser.add_argument("--video-tokens", type=int, default=4096,
+    parser.add_argument("--video-tokens", type=positive_int, default=4096,
                         help="token budget shared by a video's frames (default 4096)")
     parser.add_argument("--json", action="store_true", help="print JSON with the token usage instead of the text")
     add_model_arguments(parser)

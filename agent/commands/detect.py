@@ -9,6 +9,7 @@ from typing import Any
 
 from PIL import Image
 
+from agent.argtypes import non_negative_int
 from agent.commands.common import annotate, ask, box_to_screen, emit, load_image, model_view, output_path, public, usage
 from agent.errors import OutOfRangeError
 from agent.geometry import MAX_PIXELS, MIN_PIXELS, Geometry
@@ -86,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", default=None, help="the whole request instead of the built-in wording")
     parser.add_argument("--out", default=None, help="annotated image (default runs/<time>-detect-<image>.png); the whole JSON "
                              "result is written beside it (.json)")
-    parser.add_argument("--retries", type=int, default=1, help="re-asks, told what was wrong, after an unusable answer (default 1)")
+    parser.add_argument("--retries", type=non_negative_int, default=1, help="re-asks, told what was wrong, after an unusable answer (default 1)")
     add_model_arguments(parser)
 
 

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from PIL import Image
 
+from agent.argtypes import non_negative_int
 from agent.commands.common import annotate, ask, box_to_screen, emit, load_image, model_view, output_path, public, usage
 from agent.errors import ParseError
 from agent.geometry import MAX_PIXELS, MIN_PIXELS, Geometry, ModelPoint, ScreenPoint
@@ -102,7 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None,
                         help="annotated image (default runs/<time>-ground-<image>.png); the whole JSON result is "
                              "written beside it (.json)")
-    parser.add_argument("--retries", type=int, default=1, help="re-asks, told what was wrong, after an unusable answer (default 1)")
+    parser.add_argument("--retries", type=non_negative_int, default=1, help="re-asks, told what was wrong, after an unusable answer (default 1)")
     add_model_arguments(parser)
 
 

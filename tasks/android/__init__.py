@@ -12,6 +12,7 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from agent.argtypes import non_negative_float
     from agent.cli import add_agent_arguments, add_model_arguments
     from tasks.runner import add_eval_arguments
 
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d.add_argument("--adb-host", default=None, help="adb server host (default 127.0.0.1)")
     d.add_argument("--adb-port", type=int, default=None, help="adb server port (default $ANDROID_ADB_SERVER_PORT or 5037)")
     d.add_argument("--adb-capture", choices=("auto", "raw", "png"), default="png", help="screenshot transfer format (default png)")
-    d.add_argument("--adb-settle", type=float, default=0.3, help="seconds to let the UI react after each action (default 0.3)")
+    d.add_argument("--adb-settle", type=non_negative_float, default=0.3, help="seconds to let the UI react after each action (default 0.3)")
     add_eval_arguments(parser, workers_help="episodes run at once, one device each")
     add_agent_arguments(parser, max_steps=0, max_steps_help="cap on each task's own budget of 10 x complexity")
     add_model_arguments(parser)

@@ -132,3 +132,19 @@ def test_every_option_with_a_default_says_it_in_its_help() -> None:
                     yield f"{name} {action.option_strings[-1]} (default {action.default!r})"
 
     assert list(walk(build_parser())) == []
+
+
+@pytest.mark.parametrize("argv", [
+    ["ground", "shot.png", "the button", "--retries", "-1"],
+    ["detect", "shot.png", "--retries", "-2"],
+    ["describe", "clip.mp4", "--fps", "0"],
+    ["describe", "clip.mp4", "--max-frames", "0"],
+    ["eval", "android", "--adb-settle", "-1"],
+    ["eval", "miniwob", "--max-retries", "-1"],
+    ["run", "x", "--env", "browser", "--device-scale-factor", "0"],
+    ["make-grounding-set", "--demo", "--device-scale-factor", "-1"],
+])
+def test_other_commands_refuse_nonsense_too(argv: list[str]) -> None:
+    result = gui_agent(*argv)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "must be" in result.stderr, result.stderr
