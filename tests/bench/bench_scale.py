@@ -61,7 +61,7 @@ def _timed(units, make_worker, n: int, out: Path, ray: bool) -> float:
     quiet = Console(file=io.StringIO())
     pool = RayPool(make_worker, n, "local", cpus=0.25) if ray else ThreadPool(make_worker, n)
     try:
-        run_units(plan(["warm"], n, seed=0), None, out / "warm", pool=_Kept(pool), console=quiet)
+        run_units(plan([units[0].task], n, seed=100), None, out / "warm", pool=_Kept(pool), console=quiet)
         started = time.perf_counter()
         records = run_units(units, None, out / "run", pool=_Kept(pool), console=quiet)
         seconds = time.perf_counter() - started
@@ -71,12 +71,19 @@ def _timed(units, make_worker, n: int, out: Path, ray: bool) -> float:
     return seconds
 
 
+def _model(base_url: str):
+    """The model as the CLI gives it to workers: built from its options where it runs (Ray ships the recipe)."""
+    from agent.models.recipe import LazyModel, ModelRecipe
+
+    return LazyModel(ModelRecipe((("model", "qwen"), ("base_url", (base_url,)), ("api_key", None), ("timeout", 60.0),
+                                  ("max_new_tokens", 64), ("min_pixels", 3136), ("max_pixels", 12845056))))
+
+
 def _screenspot_worker(base_url: str, root: Path):
-    from agent.models.openai import OpenAIModel
     from tasks.screenspot.data import Sample
     from tasks.screenspot.grounding import QuerySettings, ground_sample
 
-    model = OpenAIModel(base_url, "qwen", timeout=60)
+    model = _model(base_url)
     settings = QuerySettings(min_pixels=3136)
 
     def run(unit, directory):
@@ -105,13 +112,10 @@ def _screenspot(tmp: Path, base_url: str, ray: bool) -> list[float]:
 
 def _miniwob(tmp: Path, base_url: str, ray: bool) -> list[float]:
     from agent.loop import AgentConfig
-    from agent.models.recipe import LazyModel, ModelRecipe
     from tasks.miniwob.suite import MiniWoBWorkers
     from tasks.runner import plan
 
-    recipe = ModelRecipe((("model", "qwen"), ("base_url", (base_url,)), ("api_key", None), ("timeout", 60.0),
-                          ("max_new_tokens", 64), ("min_pixels", 3136), ("max_pixels", 1003520)))
-    workers = MiniWoBWorkers(LazyModel(recipe), AgentConfig(max_steps=3, max_retries=0))
+    workers = MiniWoBWorkers(_model(base_url), AgentConfig(max_steps=3, max_retries=0))
     rates = []
     for n in WORKERS:
         seconds = _timed(plan(["click-button"], EPISODES), workers, n, tmp / f"mw-{ray}-{n}", ray)
