@@ -71,19 +71,19 @@ def _timed(units, make_worker, n: int, out: Path, ray: bool) -> float:
     return seconds
 
 
-def _model(base_url: str):
+def _model(base_url: str, name: str = "qwen", tokens: int = 64):
     """The model as the CLI gives it to workers: built from its options where it runs (Ray ships the recipe)."""
     from agent.models.recipe import LazyModel, ModelRecipe
 
-    return LazyModel(ModelRecipe((("model", "qwen"), ("base_url", (base_url,)), ("api_key", None), ("timeout", 60.0),
-                                  ("max_new_tokens", 64), ("min_pixels", 3136), ("max_pixels", 12845056))))
+    return LazyModel(ModelRecipe((("model", name), ("base_url", (base_url,)), ("api_key", None), ("timeout", 120.0),
+                                  ("max_new_tokens", tokens), ("min_pixels", 3136), ("max_pixels", 12845056))))
 
 
-def _screenspot_worker(base_url: str, root: Path):
+def _screenspot_worker(base_url: str, root: Path, name: str = "qwen", tokens: int = 64):
     from tasks.screenspot.data import Sample
     from tasks.screenspot.grounding import QuerySettings, ground_sample
 
-    model = _model(base_url)
+    model = _model(base_url, name, tokens)
     settings = QuerySettings(min_pixels=3136)
 
     def run(unit, directory):
@@ -94,7 +94,8 @@ def _screenspot_worker(base_url: str, root: Path):
     return lambda index: run
 
 
-def _screenspot(tmp: Path, base_url: str, ray: bool) -> list[float]:
+def _screenspot(tmp: Path, base_url: str, ray: bool, name: str = "qwen", tokens: int = 64,
+                samples: int = SAMPLES) -> list[float]:
     from PIL import Image, ImageDraw
 
     from tasks.runner import plan
@@ -105,9 +106,23 @@ def _screenspot(tmp: Path, base_url: str, ray: bool) -> list[float]:
         image.save(tmp / f"s{i}.png")
     rates = []
     for n in WORKERS:
-        seconds = _timed(plan(["sample"], SAMPLES), _screenspot_worker(base_url, tmp), n, tmp / f"ss-{ray}-{n}", ray)
-        rates.append(SAMPLES / seconds)
+        worker = _screenspot_worker(base_url, tmp, name, tokens)
+        seconds = _timed(plan(["sample"], samples), worker, n, tmp / f"ss-{name}-{ray}-{n}", ray)
+        rates.append(samples / seconds)
     return rates
+
+
+def _vllm(tmp: Path) -> dict[str, list[float]] | str:
+    """ScreenSpot against the real vLLM (CPU build) serving the tiny Qwen2.5-VL, 8 new tokens per answer."""
+    from agent.commands.serve import REPO_VLLM_VENV
+
+    if not (REPO_VLLM_VENV / "bin" / "python").exists():
+        return f"not run: no {REPO_VLLM_VENV} (`make vllm-venv`)"
+    from agent.models.tiny import build_tiny_qwen25vl_vllm
+    from tests.vllm_server import TINY_NAME, start_server
+
+    with start_server(build_tiny_qwen25vl_vllm(tmp / "tiny-vllm"), tmp / "vllm") as server:
+        return {"local": _screenspot(tmp, server.base_url, False, TINY_NAME, 8, 32)}
 
 
 def _miniwob(tmp: Path, base_url: str, ray: bool) -> list[float]:
@@ -152,6 +167,7 @@ def main() -> None:
             root = Path(tmp)
             screenspot = {"local": _screenspot(root, base_url, False), "Ray": _screenspot(root, base_url, True)}
             miniwob = {"local": _miniwob(root, base_url, False), "Ray": _miniwob(root, base_url, True)}
+            vllm = _vllm(root)
     finally:
         ray.shutdown()
         stop.set()
@@ -161,7 +177,12 @@ def main() -> None:
                          f"{os.cpu_count()} CPUs)", "samples/s", screenspot, True))
     console.print(_table(f"MiniWoB++ click-button, 3 steps/episode, server latency {LATENCY * 1000:.0f} ms",
                          "episodes/min", miniwob, False))
-    print(json.dumps({"screenspot": screenspot, "miniwob": miniwob}))
+    if isinstance(vllm, str):
+        console.print(f"ScreenSpot against real vLLM: {vllm}")
+    else:
+        console.print(_table("ScreenSpot, 1288x728, real vLLM (CPU) with the tiny Qwen2.5-VL, 8 tokens",
+                             "samples/s", vllm, True))
+    print(json.dumps({"screenspot": screenspot, "miniwob": miniwob, "vllm": vllm}))
     print("MiniWoB++ on 2 cores: each step is a 200 ms model wait plus ~100 ms of Chromium work (input, settle, "
           "screenshot) and the loop's image work; with N browsers the CPU work of all N shares 2 cores, so "
           "episodes/min stop growing once N x (browser CPU per step) fills them — the model latency overlaps, "
