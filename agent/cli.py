@@ -304,7 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # usage errors (argparse printed them), --help, --version: the code, not an exit
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return args.func(args)
     except ConfigError as exc:
