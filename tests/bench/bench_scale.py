@@ -116,8 +116,9 @@ def _vllm(tmp: Path) -> dict[str, list[float]] | str:
     """ScreenSpot against the real vLLM (CPU build) serving the tiny Qwen2.5-VL, 8 new tokens per answer."""
     from agent.commands.serve import REPO_VLLM_VENV
 
-    if not (REPO_VLLM_VENV / "bin" / "python").exists():
-        return f"not run: no {REPO_VLLM_VENV} (`make vllm-venv`)"
+    python = Path(os.environ.get("GUI_AGENT_VLLM_PYTHON") or REPO_VLLM_VENV / "bin" / "python")
+    if not python.exists():
+        return f"not run: no {python} (`make vllm-venv`, or set $GUI_AGENT_VLLM_PYTHON)"
     from agent.models.tiny import build_tiny_qwen25vl_vllm
     from tests.vllm_server import TINY_NAME, start_server
 

@@ -86,6 +86,32 @@ def main() -> None:
         for stage in sorted({k for t in timings for k in t}):
             steps.add_row(stage, f"{min(t.get(stage, 0.0) for t in timings):.4f}")
         console.print(steps)
+        console.print(_batching(model))
+
+
+BATCHES = (1, 4, 8)
+BATCH_SAMPLES = 16
+
+
+def _batching(model: TransformersModel) -> Table:
+    """Grounding prompts (1288x728 screenshot, prefill, 8 new tokens) through `generate_batch`: samples/s."""
+    from tasks.screenspot.grounding import PREFILL
+
+    model.max_new_tokens = 8
+    geometry = Geometry.for_screenshot(Size(1280, 720), max_pixels=MAX_PIXELS)
+    image = to_model_image(screen(Size(1280, 720)), geometry.model)
+    prompts = [Prompt("", f"Click the square number {i}.", (image,), PREFILL) for i in range(BATCH_SAMPLES)]
+    table = Table(title=f"transformers batching: {BATCH_SAMPLES} grounding prompts, {geometry.model}, 8 new tokens")
+    for column in ("batch", "samples/s", "speed-up"):
+        table.add_column(column, justify="right")
+    base = None
+    for batch in BATCHES:
+        seconds, _ = timed(lambda b=batch: [model.generate_batch(prompts[i:i + b])
+                                           for i in range(0, BATCH_SAMPLES, b)], repeats=2)
+        rate = BATCH_SAMPLES / seconds
+        base = base or rate
+        table.add_row(str(batch), f"{rate:.1f}", f"{rate / base:.2f}x")
+    return table
 
 
 class _TimingRecorder(NullRecorder):
