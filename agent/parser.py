@@ -24,8 +24,7 @@ _CLOSE_TAG = "</tool_call>"
 _CLOSE_LOOKALIKES = ("⚗", "📐")  # seen in place of </tool_call> (Qwen3-VL#870)
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)(?=</tool_call>|<tool_call>|\Z)", re.S)
 _FENCE = re.compile(r"```[a-zA-Z0-9_-]*\s*\n?(.*?)(?:```|\Z)", re.S)
-_POINTS_TAG = re.compile(r"<points?\b([^>]*)>(.*?)(?:</points?>|\Z)", re.S)
-_POINTS_OPEN = re.compile(r"<points?\b[^>]*\Z")  # a tag cut inside its attributes
+_POINTS_TAG = re.compile(r"<points?\b([^<>]*)>(.*?)(?:</points?>|(?=<points?\b)|\Z)", re.S)
 _NUM = r"(-?\d+(?:\.\d+)?)"
 # an attribute value counts once it has ended: a closing quote, or a space / > / after a bare number
 _ATTR = re.compile(rf"""\b([xy])(\d*)\s*=\s*(?:"{_NUM}"|'{_NUM}'|{_NUM}(?=[\s>/]))""")
@@ -34,9 +33,8 @@ _BARE_PAIR = re.compile(rf"[\[(]\s*{_NUM}\s*,\s*{_NUM}\s*[\])]")
 _BARE_BOX = re.compile(rf"{_PAIR}\s*,\s*{_PAIR}")  # Qwen2-VL box tokens after a server skipped special tokens
 _BOX_START, _BOX_END = "<|box_start|>", "<|box_end|>"
 _REF_START, _REF_END = "<|object_ref_start|>", "<|object_ref_end|>"
-_REF = re.compile(r"<\|object_ref_start\|>(.*?)(?:<\|object_ref_end\|>|\Z)\s*\Z", re.S)
 _CALL_START = re.compile(r"""\{\s*["']?(?:name|action|function)\b""")
-_MAX_TEXT = 200_000
+_MAX_TEXT = 200_000  # characters: far beyond any GUI answer; with the scan budget, bounds the work on untrusted text
 _CUT = "your answer was cut off inside a value ({tail}), so it cannot be used; answer again with {what}"
 _ONE_CALL = "one short, complete tool call"
 
@@ -181,9 +179,17 @@ def _box_tokens(text: str) -> list[Box]:
         if corners is None:
             raise ParseError(f"the box {_BOX_START}{tail(body)}{_BOX_END} must hold exactly two points, "
                              f"{_BOX_START}(x1,y1),(x2,y2){_BOX_END}")
-        ref = _REF.search(before)
-        boxes.append(Box.of(*corners, ref.group(1).strip() if ref else ""))
+        boxes.append(Box.of(*corners, _label(before)))
     return boxes
+
+
+def _label(before: str) -> str:
+    """The object_ref right before a box token (only space between them), else ""."""
+    start = before.rfind(_REF_START)
+    if start < 0:
+        return ""
+    label, _, after = before[start + len(_REF_START):].partition(_REF_END)
+    return label.strip() if not after.strip() else ""
 
 
 def _full_box(body: str) -> tuple[float, float, float, float] | None:
@@ -210,7 +216,8 @@ def parse_points(text: str) -> list[tuple[float, float, str]]:
                 points.append((float(x), float(y), str(item.get("label", ""))))
     if points:
         return points
-    if cut := (_POINTS_OPEN.search(text) and text[text.rindex("<point"):]) or found.cut:
+    opened = max(text.rfind("<point "), text.rfind("<points"))
+    if cut := (text[opened:] if opened >= 0 and ">" not in text[opened:] else "") or found.cut:
         raise _cut(cut, 'complete points: <points x1="..." y1="...">...</points>')
     raise ParseError('no point found; answer with <points x1="..." y1="...">...</points> or "point_2d"')
 
@@ -265,9 +272,10 @@ def _cut(fragment: str, what: str) -> CutOffAnswer:
     return CutOffAnswer(_CUT.format(tail=f"it ends with `{tail(fragment)}`", what=what))
 
 
-def _flatten(value: Any) -> list[Any]:
+def _flatten(value: Any, depth: int = 3) -> list[Any]:
+    """The items of a list of lists (boxes come at most three lists deep; deeper nesting is not read)."""
     if isinstance(value, list):
-        return [item for v in value for item in _flatten(v)]
+        return [item for v in value for item in _flatten(v, depth - 1)] if depth > 0 else []
     return [value]
 
 

@@ -328,6 +328,25 @@ def test_fuzz_roundtrip_of_well_formed_calls(x: int, y: int, prose: str) -> None
     assert parse_point(text) == (x, y)
 
 
-def test_deep_nesting_is_a_parse_error_not_a_crash() -> None:
-    with pytest.raises(ParseError):
-        parse_tool_calls("<tool_call>" + "[" * 5000 + "]" * 5000 + "</tool_call>")
+ADVERSARIAL = {  # untrusted text at the length cap: each parser answers (a value or ParseError), in linear time
+    "nested lists": "[" * 100_000 + "]" * 100_000,  # read as boxes this once overflowed the stack (RecursionError)
+    "nested braces": "{" * 100_000 + "}" * 100_000,
+    "nested in a call": "<tool_call>" + "[" * 5000 + "]" * 5000 + "</tool_call>",
+    "invalid objects": "{a b}" * 40_000,
+    "unclosed objects": '{"a": ' * 33_333,
+    "unclosed points tags": '<points x1="1" ' * 4266,
+    "object refs": "<|object_ref_start|>" * 3200,
+    "tool_call tags": "<tool_call>{" * 5333,
+}
+
+
+@pytest.mark.parametrize("text", ADVERSARIAL.values(), ids=ADVERSARIAL.keys())
+def test_adversarial_answers_are_parse_errors_not_crashes(text: str) -> None:
+    for parse in (parse_tool_calls, parse_boxes, parse_points, parse_point):
+        with pytest.raises(ParseError):
+            parse(text)
+
+
+def test_too_long_an_answer_is_refused() -> None:
+    with pytest.raises(ParseError, match="characters long"):
+        parse_tool_calls(f"<tool_call>\n{BODY}\n</tool_call>" + " " * 200_000)
