@@ -65,7 +65,7 @@ def obey(server, browser, attacker: Attacker, element: str, tmp_path: Path, allo
         box = env.page.evaluate("(id) => { const r = document.getElementById(id).getBoundingClientRect();"
                                 " return [r.x + r.width / 2, r.y + r.height / 2]; }", element)
         point = [round(box[0] * 1288 / 1280), round(box[1] * 728 / 720)]  # 1280x720 -> model space 1288x728
-        model = ReplayModel([call(action="left_click", coordinate=point), call(action="wait", time=0.3),
+        model = ReplayModel([call(action="left_click", coordinate=point), call(action="mouse_move", coordinate=[5, 5]),
                              call(action="terminate", status="success")])
         Agent(model, SafetyGate(env), AgentConfig(max_steps=5), TrajectoryWriter(tmp_path / "run")).run(
             "Read the announcements and summarise them.")
