@@ -16,9 +16,10 @@ from pathlib import Path
 from types import ModuleType
 
 from rich.console import Console
+from rich.markup import escape
 
 from agent.argtypes import non_negative_int, positive_float, positive_int
-from agent.errors import ConfigError
+from agent.errors import ConfigError, GuiAgentError
 from agent.geometry import MAX_PIXELS, MIN_PIXELS
 
 console = Console(stderr=True)
@@ -311,8 +312,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ConfigError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {escape(str(exc))}")
         return 2
+    except GuiAgentError as exc:  # a server timeout, a failed environment: infrastructure, not the user's fault
+        console.print(f"[bold red]error:[/] {escape(str(exc))}")
+        return 3
     except KeyboardInterrupt:
         console.print("[yellow]interrupted; the trajectory recorded so far is kept[/]")
         return 130

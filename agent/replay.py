@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from agent.errors import ConfigError
 from agent.loop import Agent, AgentConfig
@@ -39,7 +40,7 @@ def replay_session(source: Path, out: Path | None, console: Console) -> int:
     if recorded.result is None:
         console.print(f"[yellow]{source} never finished (no result.json); checking the steps it recorded[/]")
     elif not reproducible:
-        console.print(f"[yellow]{source} ended in an error a replay cannot reproduce ({agent.get('reason')}); "
+        console.print(f"[yellow]{source} ended in an error a replay cannot reproduce ({escape(str(agent.get('reason')))}); "
                       "checking the steps it recorded[/]")
     options = recorded.run.get("options", {})
     config = AgentConfig(**{**options, "max_steps": max(1, len(recorded.steps))})

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from agent.loop import EpisodeResult
@@ -25,7 +26,7 @@ def steps_table(trajectory: Trajectory, title: str = "") -> Table:
         name = action.pop("action", "—")
         action.pop("coordinate", None)
         action.pop("coordinate2", None)
-        detail = f"{name} {json.dumps(action, ensure_ascii=False)}" if action else name
+        detail = escape(f"{name} {json.dumps(action, ensure_ascii=False)}" if action else name)  # model text: no markup
         error = (step.get("attempts") or [{}])[-1].get("error")
         gate = ((step.get("result") or {}).get("info") or {}).get("gate") or {}
         if gate.get("decision") == "deny":
@@ -33,7 +34,7 @@ def steps_table(trajectory: Trajectory, title: str = "") -> Table:
         timings = step.get("timings", {})
         table.add_row(
             str(step.get("index", "?")),
-            detail if not error else f"[red]{error[:60]}[/]",
+            detail if not error else f"[red]{escape(error[:60])}[/]",
             _point(step.get("model_points", {}).get("coordinate")),
             _point(step.get("screen_points", {}).get("coordinate")),
             str(len(step.get("attempts", []))),
@@ -48,7 +49,7 @@ def print_episode(out: Path, result: EpisodeResult, console: Console) -> None:
     console.print(steps_table(Trajectory.load(out)))
     style = _STYLE.get(result.outcome, "bold")
     answer = f" — answer: {result.answer!r}" if result.answer else ""
-    console.print(f"[{style}]{result.outcome}[/] after {plural(result.steps, 'step')}: {result.reason}{answer}")
+    console.print(f"[{style}]{result.outcome}[/] after {plural(result.steps, 'step')}: {escape(result.reason + answer)}")
     console.print(f"trajectory: {out}")
 
 

@@ -92,6 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     from agent.cli import build_model, console
 
     image = load_image(args.image)
@@ -102,7 +104,7 @@ def main(args: argparse.Namespace) -> int:
     annotate(image, [(b["bbox"], b["label"]) for b in result.boxes]).save(out)
     emit({"image": str(Path(args.image)), "annotated": str(out), **result.to_dict()}, out.with_suffix(".json"))
     if result.error:
-        console.print(f"[bold red]no boxes:[/] {result.error}")
+        console.print(f"[bold red]no boxes:[/] {escape(result.error)}")
         return 1
     console.print(f"{len(result.boxes)} boxes; annotated image: {out}")
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -70,8 +69,13 @@ def ground(
     def read(answer: str, cut_off: bool = False) -> tuple[Box | None, tuple[float, float], ScreenPoint]:
         box = None
         if mode == "box":
-            with contextlib.suppress(ParseError):  # a point is still an answer
+            try:
                 box = parse_boxes(answer)[0]
+            except ParseError as no_box:
+                try:  # a point is still an answer
+                    parse_point(answer, cut_off=cut_off)
+                except ParseError:
+                    raise no_box from None  # the retry asks for the box it asked for, not a click coordinate
         x, y = box.center if box else parse_point(answer, cut_off=cut_off)
         return box, (x, y), geometry.to_screen(ModelPoint(x, y))  # outside the image: retried
 
@@ -108,6 +112,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     from agent.cli import build_model, console
 
     image = load_image(args.image)
@@ -121,7 +127,7 @@ def main(args: argparse.Namespace) -> int:
     emit({"image": str(Path(args.image)), "target": args.target, "annotated": str(out), **result.to_dict()},
          out.with_suffix(".json"))
     if result.error:
-        console.print(f"[bold red]not found:[/] {result.error}")
+        console.print(f"[bold red]not found:[/] {escape(result.error)}")
         return 1
     console.print(f"{args.target!r} at ({result.point[0]:.0f}, {result.point[1]:.0f}); annotated image: {out}")
     return 0

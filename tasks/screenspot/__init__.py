@@ -103,6 +103,7 @@ def evaluate(dataset: Dataset, model: Model, out: str | Path, settings: QuerySet
              limit: int | None = None, language: str = "en", console: Console | None = None) -> dict[str, Any]:
     """Score ``model`` on ``dataset`` into ``out`` (resuming what is there); returns the summary."""
     from rich.console import Console
+    from rich.markup import escape
 
     from agent.loop import package_versions
     from agent.trajectory import write_json_atomic
@@ -118,7 +119,7 @@ def evaluate(dataset: Dataset, model: Model, out: str | Path, settings: QuerySet
     if dataset.problems:
         console.print(f"[yellow]{len(dataset.problems)} invalid sample(s) left out:[/]")
         for line in dataset.problems[:10]:
-            console.print(f"  [yellow]{line}[/]")
+            console.print(f"  [yellow]{escape(line)}[/]")
         if len(dataset.problems) > 10:
             console.print(f"  [yellow]... and {len(dataset.problems) - 10} more (all in {out / SUMMARY})[/]")
     samples = interleave(dataset.samples, limit)

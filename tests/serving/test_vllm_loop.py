@@ -79,3 +79,18 @@ def test_per_request_limits_when_the_server_would_enlarge_the_image(vllm_server)
     assert model.handshake["extra_requests"] == 2  # the text-only count, and the request again with limits
     assert model.generate(Prompt("s", "again", (Image.new("RGB", (28, 28), "blue"),))).image_tokens == 1
     assert model.handshake["extra_requests"] == 2
+
+
+def test_single_shot_commands_report_the_image_tokens_vllm_used(vllm_server, tmp_path: Path, capsys) -> None:
+    from agent.geometry import Geometry, Size
+
+    Image.new("RGB", (640, 480), "white").save(tmp_path / "shot.png")
+    expected = Geometry.for_screenshot(Size(640, 480)).image_tokens
+    server = ["--base-url", vllm_server.base_url, "--model", TINY_NAME, "--max-new-tokens", "8"]
+    for command in (["ground", str(tmp_path / "shot.png"), "the button", "--out", str(tmp_path / "g.png"), "--retries", "0"],
+                    ["detect", str(tmp_path / "shot.png"), "--out", str(tmp_path / "d.png"), "--retries", "0"],
+                    ["describe", str(tmp_path / "shot.png"), "--json"]):
+        main([*command, *server])
+        usage = json.loads(capsys.readouterr().out)["usage"]
+        assert usage["image_tokens"] == expected == 391, (command, usage)
+        assert usage["prompt_tokens"] > expected
