@@ -11,7 +11,7 @@ from PIL import Image
 
 from agent.argtypes import non_negative_int
 from agent.commands.common import annotate, ask, box_to_screen, emit, load_image, model_view, output_path, public, usage
-from agent.errors import ParseError
+from agent.errors import CutOffAnswer, ParseError
 from agent.geometry import MAX_PIXELS, MIN_PIXELS, Geometry, ModelPoint, ScreenPoint
 from agent.models.base import Generation, Model
 from agent.parser import Box, parse_boxes, parse_point
@@ -74,6 +74,8 @@ def ground(
             except ParseError as no_box:
                 try:  # a point is still an answer
                     parse_point(answer, cut_off=cut_off)
+                except CutOffAnswer:
+                    raise
                 except ParseError:
                     raise no_box from None  # the retry asks for the box it asked for, not a click coordinate
         x, y = box.center if box else parse_point(answer, cut_off=cut_off)

@@ -156,7 +156,7 @@ def test_an_unusable_answer_is_retried_with_the_reason(tmp_path, capsys):
         first, second = (json.dumps(r["messages"]) for r in server.requests)
     assert code == 0 and result["point"] == pytest.approx([450, 320], abs=2)
     assert [a["error"] is None for a in result["attempts"]] == [False, True]
-    assert "could not be used" not in first and "could not be used: no point found" in second
+    assert "could not be used" not in first and "could not be used: no box found" in second  # box mode re-asks for a box
     with ScriptedServer(["no boxes"]) as server:
         code, result = run_cli(["detect", str(image_path), "--retries", "0", "--base-url", server.base_url,
                                 "--model", "qwen", "--out", str(tmp_path / "d.png")], capsys)
