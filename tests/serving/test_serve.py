@@ -200,7 +200,7 @@ def test_ctrl_c_mid_episode_and_mid_eval(served: Served, vllm_server, tmp_path: 
     assert run.returncode != 0, run_err
     trajectory = Trajectory.load(run_out)
     assert trajectory.result["outcome"] == "error" and not trajectory.torn
-    assert "cannot reach the model server" in trajectory.result["reason"] or "kept failing" in trajectory.result["reason"]
+    assert served.base_url in trajectory.result["reason"]  # unreachable, failing or silent: the server's fault, named
     assert len(trajectory.steps) >= 2
     for step in trajectory.steps:
         assert (run_out / step["screenshot"]).is_file()
