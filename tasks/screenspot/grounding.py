@@ -64,7 +64,9 @@ def build_query(sample_image: Image.Image, instruction: str, settings: QuerySett
 
 def _prompt(model_image: Image.Image, geometry: Geometry, instruction: str, settings: QuerySettings) -> Prompt:
     return Prompt(
-        system_prompt(COMPUTER_USE, geometry.model), instruction, (model_image,), PREFILL if settings.prefill else "",
+        # the cookbook's computer_use schema, as the Pro harness shows it (no tool extensions)
+        system_prompt(COMPUTER_USE.with_extensions(()), geometry.model), instruction, (model_image,),
+        PREFILL if settings.prefill else "",
         {"model_size": [geometry.model.width, geometry.model.height]},
         image_first=True,  # as the ScreenSpot-Pro harness's Qwen2.5-VL adapter lays out the user turn
     )

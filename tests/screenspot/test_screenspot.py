@@ -87,6 +87,7 @@ def test_v1_run_counts_known_correct(tmp_path: Path, v1_dir) -> None:
     prompt = model.prompts[0]
     w, h = prompt.meta["model_size"]
     assert f"The screen's resolution is {w}x{h}." in prompt.system and '"name": "computer_use"' in prompt.system
+    assert '"answer"' not in prompt.system and "Optional for" not in prompt.system  # the cookbook schema
     assert prompt.images[0].size == (w, h) and prompt.prefill == PREFILL and prompt.user in by_name
 
 
