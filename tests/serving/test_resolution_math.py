@@ -51,3 +51,20 @@ def test_mismatch_message_names_both_sizes_and_the_fixes() -> None:
     assert "1932x1092" in message and "1316x728" in message and "1222 image tokens instead of 2691" in message
     assert "--max-pixels 958048" in message and '{"max_pixels": 12845056}' in message
     assert "--trust-request-mm-kwargs" in message
+
+
+def test_a_server_without_usage_gets_one_warning_and_no_extra_request(caplog) -> None:
+    from PIL import Image
+
+    from agent.models.openai import OpenAIModel
+    from agent.models.testing import ScriptedServer  # reports no prompt tokens
+
+    with ScriptedServer(["ok"]) as server, caplog.at_level("WARNING", logger="agent.models.openai"):
+        model = OpenAIModel(server.base_url, "qwen")
+        for _ in range(3):
+            generation = model.generate(Prompt("s", "u", (Image.new("RGB", (56, 56)),)))
+            assert generation.image_tokens is None  # nothing measured, nothing claimed
+        requests = len(server.requests)
+    assert requests == 3 and model.handshake["status"] == "no_usage" and model.handshake["extra_requests"] == 0
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "reports no usage.prompt_tokens" in warnings[0].getMessage()
