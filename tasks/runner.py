@@ -1,7 +1,9 @@
 """The evaluation runner every suite shares: plan units, skip finished ones, run, record, summarise.
 
 A suite (MiniWoB++, Android, ScreenSpot) supplies a list of `Unit` (task id, episode, seed) and a
-callback that runs one unit and returns its result dict. The runner owns the rest, identically for all:
+callback that runs one unit and returns its result dict — or ``make_worker(index)``, which gives each of
+``--workers`` workers its own callback and environment (`tasks.pool`: threads here; `tasks.ray_pool`: Ray
+actors). The runner owns the rest, identically for all, in the process that started the run:
 
 - ``OUT/results.jsonl``: one line per finished unit, appended and flushed (fsync'd) as soon as it ends,
   so an interrupted run loses at most the unit in flight (`tasks.results.ResultsLog`, shared with ScreenSpot:
@@ -11,7 +13,9 @@ callback that runs one unit and returns its result dict. The runner owns the res
   interrupted unit, or an error being retried) is kept, renamed ``<dir>.attempt-N``, and the unit runs again;
 - ``OUT/eval.json``: the options of the latest start; resuming with ones that change results is refused,
   so one results file never mixes two models (where the server is, or how many workers ask it, may change);
-- a rich progress bar while running and a per-task table at the end.
+- ``--episode-timeout``: a unit running longer is recorded as an error (``timeout``) and its worker replaced;
+- one rich progress bar (done/total, elapsed, ETA, live success rate), a per-task table at the end and
+  ``OUT/summary.json`` (`write_summary`: figures, options, package versions).
 
 Result dicts use these keys when they apply (the table reads them; anything else is kept verbatim):
 ``outcome`` ("success" | "failure" | "step_limit" | "error"), ``success`` (bool), ``reward`` (float),
