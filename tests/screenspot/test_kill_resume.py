@@ -94,10 +94,10 @@ def test_sigkill_mid_write_twenty_times_then_resume_loses_and_repeats_nothing(tm
             while _size(results) == before and process.poll() is None:  # wait until it writes
                 time.sleep(0.002)
             if kills % 2:
-                time.sleep(rng.uniform(0, 0.25))
+                time.sleep(rng.uniform(0, 0.15))
                 process.send_signal(signal.SIGKILL)
             else:
-                _kill_mid_write(process, results, rng.uniform(0.05, 0.5))
+                _kill_mid_write(process, results, rng.uniform(0.05, 0.3))
             if process.wait() == 0:
                 break  # it finished everything before the kill
             kills += 1
