@@ -127,9 +127,9 @@ def test_every_option_with_a_default_says_it_in_its_help() -> None:
             if isinstance(action, argparse._SubParsersAction):
                 for sub, child in action.choices.items():
                     yield from walk(child, f"{name} {sub}".strip())
-            elif action.option_strings and action.default not in (None, False, [], argparse.SUPPRESS):
-                if action.help is not argparse.SUPPRESS and "default" not in (action.help or "").lower():
-                    yield f"{name} {action.option_strings[-1]} (default {action.default!r})"
+            elif (action.option_strings and action.default not in (None, False, [], argparse.SUPPRESS)
+                  and action.help is not argparse.SUPPRESS and "default" not in (action.help or "").lower()):
+                yield f"{name} {action.option_strings[-1]} (default {action.default!r})"
 
     assert list(walk(build_parser())) == []
 
