@@ -19,8 +19,8 @@ from typing import Any
 from rich.console import Console
 from rich.panel import Panel
 
-from agent.cli import DEFAULT_MODEL, build_model, default_out
 from agent.errors import ConfigError
+from agent.options import DEFAULT_MODEL, build_model, default_out, pixel_limits
 
 SESSIONS = Path(__file__).resolve().parent.parent / "tasks" / "sessions"
 
@@ -57,19 +57,22 @@ def run_demo(args: argparse.Namespace, console: Console) -> int:
         problem = cached_weights(args.model or DEFAULT_MODEL)
         if problem:
             return _replay_instead(task.name, problem, args, out, console)
-    model = build_model(args)
+    pixels = pixel_limits(args)  # read once, handed to the model and the loop
+    model = build_model(args, pixels)
     console.print(f"[bold]Demo:[/] {task.instruction}\nmodel: {model.name}; on a CPU each step of the 3B model "
                   "takes a minute or two")
     from agent.loop import AgentConfig
 
-    config = AgentConfig(max_steps=15, min_pixels=args.min_pixels, max_pixels=args.max_pixels)
+    config = AgentConfig(max_steps=15, min_pixels=pixels.min_pixels, max_pixels=pixels.max_pixels)
     result, state = run_task(model, task.name, out, config)
     from agent.report import print_episode
 
     print_episode(out, result, console)
     ok = task.check(state)
     console.print(f"[bold {'green' if ok else 'red'}]the app says the task is {'done' if ok else 'not done'}[/]")
-    return 0 if ok else 1
+    from agent.exits import Exit, for_outcome
+
+    return Exit.OK if ok else max(Exit.NOT_DONE, for_outcome(result.outcome))
 
 
 def run_task(model: Any, task_name: str, out: Path, config: Any = None, **env_options: Any):
@@ -77,6 +80,7 @@ def run_task(model: Any, task_name: str, out: Path, config: Any = None, **env_op
     from agent.loop import Agent, AgentConfig
     from agent.trajectory import TrajectoryWriter
     from environments.browser import BrowserEnvironment
+    from environments.make import make_env
     from environments.webapps import DEMO_TASKS, WebAppServer
 
     task = DEMO_TASKS[task_name]
@@ -85,7 +89,8 @@ def run_task(model: Any, task_name: str, out: Path, config: Any = None, **env_op
         if callable(model):  # a factory that needs the live page (the scripted policy)
             model = model(env)
         writer = TrajectoryWriter(out, image_format="jpeg")
-        result = Agent(model, env, config or AgentConfig(max_steps=15), writer).run(
+        config = config or AgentConfig(max_steps=15)
+        result = Agent(model, make_env(env, max_steps=config.max_steps), config, writer).run(
             task.instruction, run_info={"demo_task": task.name})
         state = env.page.evaluate("window.__demoState || {}")
     return result, state
@@ -129,7 +134,9 @@ def record(out: Path, task: str, console: Console) -> int:
     print_episode(out, result, console)
     ok = DEMO_TASKS[task].check(state)
     console.print(f"app state check: {'passed' if ok else 'FAILED'}")
-    return 0 if ok and result.outcome == "success" else 1
+    from agent.exits import Exit, for_outcome
+
+    return Exit.OK if ok and result.outcome == "success" else max(Exit.NOT_DONE, for_outcome(result.outcome))
 
 
 if __name__ == "__main__":  # python -m agent.demo record tasks/sessions/demo-signin-notifications

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import math
-import sys
 import warnings
 from collections.abc import Iterable
 from functools import cache
@@ -15,9 +14,10 @@ import numpy as np
 from PIL import Image
 
 from agent.geometry import Size
+from agent.rects import Box, merge_cheap
 
 if TYPE_CHECKING:
-    from environments.base import Box, Damage
+    from environments.base import Damage
 
 # Screenshots sent to servers and kept in trajectories: JPEG q90 costs a quarter of PNG's time at 1080p
 # (6 vs 24 ms; `make bench`) and keeps UI text legible; lossless PNG stays available (image_format="png").
@@ -127,10 +127,8 @@ class ModelImageCache:
         if sum((x1 - x0 + 4) * (y1 - y0 + 4) for x0, y0, x1, y1 in rects) > limit * size.width * size.height:
             self.last = "full"
             return to_model_image(screenshot, size)
-        # patch in place when nothing but this cache holds the last image (the loop lets go of it first and
-        # model backends keep no prompts); an image anyone still holds is copied and never changes
-        image = self._image if unshared(self._image, holders=1) else self._image.copy()
-        forget_encoding(image)  # its pixels are about to change
+        image = self._image.copy()  # images handed out are immutable: the patch goes onto a copy (~0.3 ms)
+        forget_encoding(image)  # the copy's pixels change: the data URI kept with the original is not its
         in_w, in_h = screenshot.size
         for x0, y0, x1, y1 in rects:
             # x * in / out rounds once (and is exact at the far edge); Pillow reads the box as C floats
@@ -138,14 +136,6 @@ class ModelImageCache:
             image.paste(screenshot.resize((x1 - x0, y1 - y0), Image.Resampling.BICUBIC, box=box), (x0, y0))
         self.last = "patch"
         return image
-
-
-def unshared(image: Image.Image, holders: int) -> bool:
-    """True when the caller's ``holders`` references are all that reach ``image`` and its pixel store
-    (CPython reference counts), so changing it in place cannot be seen elsewhere. Anything unexpected
-    holding either only makes this False, and the caller copies instead."""
-    # on top of the caller's holders: this function's parameter and getrefcount's own argument
-    return sys.getrefcount(image) <= holders + 2 and sys.getrefcount(image.im) <= 2
 
 
 def damaged_rects(boxes: Iterable[Box], screen: Size, model: Size) -> list[Box]:
@@ -162,9 +152,7 @@ def damaged_rects(boxes: Iterable[Box], screen: Size, model: Size) -> list[Box]:
             ox0, ox1 = _span(x0, x1, screen.width, model.width)
             oy0, oy1 = _span(y0, y1, screen.height, model.height)
             rects.append((ox0, oy0, ox1, oy1))
-    if len(rects) > MAX_RECTS:
-        return [_union(rects)]
-    return _merge(rects)
+    return merge_cheap(rects, MERGE_SLACK, MAX_RECTS)
 
 
 def _span(lo: int, hi: int, size_in: int, size_out: int) -> tuple[int, int]:
@@ -173,30 +161,6 @@ def _span(lo: int, hi: int, size_in: int, size_out: int) -> tuple[int, int]:
     first = math.ceil((lo + 0.5 - support) / scale - 0.5)  # first x whose window ends past lo
     end = math.ceil((hi + support - 0.5) / scale - 0.5)  # first x whose window starts at or past hi
     return max(first - 1, 0), min(end + 1, size_out)
-
-
-def _union(rects: list[Box]) -> Box:
-    x0s, y0s, x1s, y1s = zip(*rects, strict=True)
-    return min(x0s), min(y0s), max(x1s), max(y1s)
-
-
-def _merge(rects: list[Box]) -> list[Box]:
-    """Join rectangles whose bounding box costs little more than the two apart, until none do."""
-    changed = True
-    while changed:
-        changed, merged = False, []
-        for rect in sorted(rects):
-            x0, y0, x1, y1 = rect
-            area = (x1 - x0) * (y1 - y0)
-            for i, (u0, v0, u1, v1) in enumerate(merged):
-                union = (min(u0, x0), min(v0, y0), max(u1, x1), max(v1, y1))
-                if (union[2] - union[0]) * (union[3] - union[1]) <= area + (u1 - u0) * (v1 - v0) + MERGE_SLACK:
-                    merged[i], changed = union, True
-                    break
-            else:
-                merged.append(rect)
-        rects = merged
-    return rects
 
 
 _torch = None

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from agent.imaging import JPEG_QUALITY
+from agent.rects import Box, merge_cheap, total_area
 
 if TYPE_CHECKING:
-    from environments.base import Box, Damage
+    from environments.base import Damage
 
 MCU = 16  # px: 4:2:0 subsampling, checked against every SOF
 TILE_MCUS = 8  # target restart interval (128 px): each marker costs ~3-5 bytes (marker, padding, DC restart)
@@ -90,14 +91,15 @@ class RowJpegEncoder:
     def _incremental(self, image: Image.Image, damage: Damage) -> bytes | None:
         (width, height), blocks = image.size, tile_mcus(image.width, self.tile)
         tile, columns, rows = MCU * blocks, -(-width // MCU) // blocks, -(-height // MCU)
-        rects = _merge({cells for box in damage.boxes if (cells := _cells(box, width, height, tile))})
+        rects = merge_cheap({cells for box in damage.boxes if (cells := _cells(box, width, height, tile))},
+                            MERGE_SLACK, MAX_RECTS)
         if not rects:
             self.last = "reused"
             return self._data
         if self._parts is None:
             split = _split(self._data, blocks)
             self._parts = [split[0], *split[1], _EOI] if split and len(split[1]) == 2 * rows * columns - 1 else []
-        if not self._parts or sum(_area(rect) for rect in rects) > self.max_dirty * rows * columns:
+        if not self._parts or total_area(rects) > self.max_dirty * rows * columns:
             return None
         parts = list(self._parts)
         for left, top, right, bottom in rects:  # in tiles; the crop's own tiles align with the image's
@@ -148,27 +150,3 @@ def _cells(box: Box, width: int, height: int, tile: int) -> Box | None:
     if right <= left or bottom <= top:
         return None
     return left // tile, top // MCU, -(-right // tile), -(-bottom // MCU)
-
-
-def _area(rect: Box) -> int:
-    return (rect[2] - rect[0]) * (rect[3] - rect[1])
-
-
-def _merge(rects: set[Box]) -> list[Box]:
-    """Join rectangles whose bounding box costs little more than encoding the two apart, until none do."""
-    if len(rects) > MAX_RECTS:
-        lefts, tops, rights, bottoms = zip(*rects, strict=True)
-        return [(min(lefts), min(tops), max(rights), max(bottoms))]
-    merged = sorted(rects)
-    changed = True
-    while changed:
-        changed, rects, merged = False, merged, []
-        for rect in rects:
-            for index, other in enumerate(merged):
-                union = tuple(map(min, rect[:2], other[:2])) + tuple(map(max, rect[2:], other[2:]))
-                if _area(union) <= _area(rect) + _area(other) + MERGE_SLACK:
-                    merged[index], changed = union, True
-                    break
-            else:
-                merged.append(rect)
-    return merged

@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
-from agent.errors import ConfigError, ModelOutputError, StepBudgetExceeded
+from agent.errors import ConfigError, Fault, ModelOutputError, StepBudgetExceeded, fault_of
+from agent.exits import Exit, for_outcome
 from agent.geometry import MAX_PIXELS, MIN_PIXELS, Geometry
 from agent.imaging import ModelImageCache
 from agent.mapping import to_command
@@ -20,7 +21,7 @@ from agent.parser import parse_tool_calls
 from agent.prompt import build_prompt, history_entry
 from agent.trajectory import NullRecorder, Recorder
 from environments.base import Environment, Observation
-from environments.wrappers import StepLimit
+from environments.make import is_composed, make_env
 from tools import get_tool
 from tools.base import EXTENSIONS, Action, Tool
 
@@ -52,18 +53,30 @@ class AgentConfig:
 
 @dataclass(frozen=True)
 class EpisodeResult:
+    """How an episode ended. ``error`` names the class of the error that ended it and ``fault`` who is to
+    blame (model, environment, user, server), so callers decide by type, never by searching ``reason``;
+    ``exception`` is the error itself (not serialised)."""
+
     outcome: Outcome
     reason: str
     steps: int
     answer: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    fault: Fault | None = None
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_exception(cls, outcome: Outcome, reason: str, steps: int, answer: str | None,
+                       exc: BaseException) -> EpisodeResult:
+        return cls(outcome, reason, steps, answer, error=type(exc).__name__, fault=fault_of(exc), exception=exc)
 
     @property
-    def exit_code(self) -> int:
-        return 0 if self.outcome == "success" else 1
+    def exit_code(self) -> Exit:
+        return for_outcome(self.outcome)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "exception"}
 
 
 @dataclass
@@ -78,7 +91,11 @@ class _Episode:
 
 
 class Agent:
-    """Runs one instruction on one environment with one model, recording every step."""
+    """Runs one instruction on one environment with one model, recording every step.
+
+    ``env`` is the stack `environments.make.make_env` builds (step budget, framework actions, dry run,
+    ...); a bare adapter is given the default stack for ``config.max_steps``, so a script may pass either.
+    """
 
     def __init__(
         self,
@@ -91,7 +108,7 @@ class Agent:
         self.config = config or AgentConfig()
         if self.config.max_steps < 1:
             raise ConfigError(f"--max-steps must be at least 1, got {self.config.max_steps}")
-        self.env = StepLimit(env, self.config.max_steps)
+        self.env = env if is_composed(env) else make_env(env, max_steps=self.config.max_steps)
         self.recorder = recorder or NullRecorder()
 
     def run(self, instruction: str, *, run_info: dict[str, Any] | None = None) -> EpisodeResult:
@@ -106,20 +123,20 @@ class Agent:
                 if done is not None:
                     result = done
                     break
-                observation = None  # let go first: an environment may then reuse its screenshot's memory
                 observation = self.env.observe()
         except StepBudgetExceeded as exc:
-            result = EpisodeResult("step_limit", str(exc), episode.steps, episode.answer)
-        except ModelOutputError as exc:
-            result = EpisodeResult(
-                "error", f"the model gave no usable answer in {self.config.max_retries + 1} tries: {exc}",
-                episode.steps, episode.answer,
+            result = EpisodeResult.from_exception("step_limit", str(exc), episode.steps, episode.answer, exc)
+        except ModelOutputError as exc:  # the model's failure, not the infrastructure's: no rerun cures it
+            result = EpisodeResult.from_exception(
+                "failure", f"the model gave no usable answer in {self.config.max_retries + 1} tries: {exc}",
+                episode.steps, episode.answer, exc,
             )
-        except KeyboardInterrupt:
-            result = EpisodeResult("error", "interrupted by the user", episode.steps, episode.answer)
+        except KeyboardInterrupt as exc:
+            result = EpisodeResult.from_exception("error", "interrupted by the user", episode.steps, episode.answer, exc)
             raise
         except Exception as exc:  # noqa: BLE001 - any failure ends the episode as "error", recorded
-            result = EpisodeResult("error", f"{type(exc).__name__}: {exc}", episode.steps, episode.answer)
+            result = EpisodeResult.from_exception(
+                "error", f"{type(exc).__name__}: {exc}", episode.steps, episode.answer, exc)
             if isinstance(exc, ConfigError):
                 raise
         finally:
@@ -139,8 +156,6 @@ class Agent:
             max_pixels=self.config.max_pixels,
             origin=observation.origin,
         )
-        if len(episode.images) == episode.images.maxlen:
-            episode.images.popleft()  # let go first: the cache may then patch that image in place
         episode.images.append(episode.model_images.model_image(
             observation.screenshot, geometry.model, observation.frame, observation.damage,
         ))
@@ -237,6 +252,7 @@ class Agent:
             "tool": self.env.tool,
             "model": self.model.describe(),
             "environment": self.env.describe(),
+            "wrappers": self.env.layers(),
             "options": asdict(self.config),
             "versions": package_versions(),
             **extra,

@@ -48,7 +48,7 @@ class ToolCall:
 
 
 @dataclass(frozen=True)
-class Box:
+class ModelBox:
     """A ``bbox_2d`` (or a Qwen2-VL box-token pair) in the pixels of the image the model saw."""
 
     x1: float
@@ -62,7 +62,7 @@ class Box:
         return (self.x1 + self.x2) / 2, (self.y1 + self.y2) / 2
 
     @classmethod
-    def of(cls, x1: float, y1: float, x2: float, y2: float, label: str = "") -> Box:
+    def of(cls, x1: float, y1: float, x2: float, y2: float, label: str = "") -> ModelBox:
         """Corners in either order."""
         return cls(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2), label)
 
@@ -129,7 +129,7 @@ def _as_call(obj: Any) -> ToolCall | None:
 
 
 # -- grounding ---------------------------------------------------------------------------------------
-def parse_boxes(text: str) -> list[Box]:
+def parse_boxes(text: str) -> list[ModelBox]:
     """Every box in the answer: ``bbox_2d`` (or ``bbox``) JSON, or Qwen2-VL box tokens.
 
     Complete items of a truncated list are kept; a cut item is dropped. Box tokens
@@ -147,9 +147,9 @@ def parse_boxes(text: str) -> list[Box]:
             box = item.get("bbox_2d", item.get("bbox")) if isinstance(item, dict) else None
             if _numbers(box, 4):
                 label = item.get("label", item.get("text", ""))
-                boxes.append(Box.of(*(float(v) for v in box), str(label)))
+                boxes.append(ModelBox.of(*(float(v) for v in box), str(label)))
     if not boxes and (match := _BARE_BOX.search(text)):
-        boxes.append(Box.of(*(float(v) for v in match.groups())))
+        boxes.append(ModelBox.of(*(float(v) for v in match.groups())))
     if boxes:
         return boxes
     if found.cut:
@@ -157,7 +157,7 @@ def parse_boxes(text: str) -> list[Box]:
     raise ParseError('no box found; answer with [{"bbox_2d": [x1, y1, x2, y2], "label": "..."}]')
 
 
-def _box_tokens(text: str) -> list[Box]:
+def _box_tokens(text: str) -> list[ModelBox]:
     """Every ``<|box_start|>(x1,y1),(x2,y2)<|box_end|>``, labelled by the object_ref just before it."""
     if _BOX_START not in text:  # an object named, and no box for it
         where = text[text.index(_REF_START):]
@@ -179,7 +179,7 @@ def _box_tokens(text: str) -> list[Box]:
         if corners is None:
             raise ParseError(f"the box {_BOX_START}{tail(body)}{_BOX_END} must hold exactly two points, "
                              f"{_BOX_START}(x1,y1),(x2,y2){_BOX_END}")
-        boxes.append(Box.of(*corners, _label(before)))
+        boxes.append(ModelBox.of(*corners, _label(before)))
     return boxes
 
 

@@ -14,10 +14,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from agent.errors import ConfigError
+from agent.exits import Exit
 from agent.loop import Agent, AgentConfig
 from agent.models.replay import ReplayModel
 from agent.report import plural, print_episode
 from agent.trajectory import Trajectory, TrajectoryWriter, agent_result
+from environments.make import make_env
 from environments.replay import ReplayEnvironment
 
 
@@ -46,8 +48,9 @@ def replay_session(source: Path, out: Path | None, console: Console) -> int:
     config = AgentConfig(**{**options, "max_steps": max(1, len(recorded.steps))})
     out = out or Path(tempfile.mkdtemp(prefix="gui-agent-replay-"))
     writer = TrajectoryWriter(out)
-    env = ReplayEnvironment(recorded)
-    result = Agent(ReplayModel.from_trajectory(recorded.path), env, config, writer).run(
+    env = ReplayEnvironment(recorded)  # read below: what it executed and where it diverged
+    result = Agent(ReplayModel.from_trajectory(recorded.path), make_env(env, max_steps=config.max_steps), config,
+                   writer).run(
         recorded.run.get("instruction", ""), run_info={"replay_of": str(source)}
     )
     print_episode(out, result, console)
@@ -64,10 +67,10 @@ def replay_session(source: Path, out: Path | None, console: Console) -> int:
         if recorded.result and "judged_by" in recorded.result:
             what = f"the agent's {what} as recorded (the evaluation's verdict: {recorded.result['outcome']})"
         console.print(f"[bold green]replay matches[/]: {plural(result.steps, 'step')}, {what}")
-        return 0
+        return Exit.OK
     console.print(f"[bold red]replay differs[/]: recorded {expected} after {plural(len(recorded.steps), 'step')}, "
                   f"replayed {result.outcome} after {plural(result.steps, 'step')}: {result.reason}")
-    return 1
+    return Exit.NOT_DONE
 
 
 def _model_gave_up(recorded: Trajectory) -> bool:

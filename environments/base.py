@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from agent.geometry import ScreenPoint, Size
+from agent.rects import Box, total_area
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from tools.base import Action
 
 
-Box = tuple[int, int, int, int]  # left, top, right, bottom in screenshot pixels; right and bottom exclusive
 
 _frames = itertools.count(1)
 
@@ -42,7 +42,7 @@ class Damage:
 
     def area(self) -> int:
         """Pixels covered, counting overlaps twice (an upper bound)."""
-        return sum((right - left) * (bottom - top) for left, top, right, bottom in self.boxes)
+        return total_area(self.boxes)
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,11 @@ class EnvironmentBase:
     """Optional base giving ``with``-support and a default ``describe``."""
 
     tool: str = "computer_use"
+
+    @property
+    def unwrapped(self) -> EnvironmentBase:
+        """The adapter itself (a wrapper stack's ``unwrapped`` is the adapter at its bottom)."""
+        return self
 
     def __enter__(self):
         return self

@@ -90,6 +90,7 @@ class BrowserEnvironment(EnvironmentBase):
         self.cursor = ScreenPoint(0, 0)
         self.blocked: list[str] = []  # navigations refused by the allowlist, newest last
         self.dialogs: list[dict[str, str]] = []  # JavaScript dialogs met, dismissed
+        self._told = (0, 0)  # how many of each are already in a step's info
         self._gone: str | None = None
         self._loaded = False
         if url and not self.allowed(url):
@@ -233,6 +234,7 @@ class BrowserEnvironment(EnvironmentBase):
         if self.url and not self._loaded:
             self.goto(self.url)
         self.blocked.clear()
+        self._told = (0, len(self.dialogs))
         return self.observe()
 
     def observe(self) -> Observation:
@@ -265,11 +267,8 @@ class BrowserEnvironment(EnvironmentBase):
     def execute(self, command: Command) -> StepResult:
         self._check()
         name = command.name
-        if name in ("terminate", "answer"):
-            return StepResult()
         keys = to_playwright_keys(command.action.keys) if name == "key" else None  # validate before acting
         info: dict[str, Any] = {}
-        blocked_before, dialogs_before = len(self.blocked), len(self.dialogs)
         t = time.perf_counter()
         try:
             info.update(self._perform(command, keys))
@@ -281,11 +280,20 @@ class BrowserEnvironment(EnvironmentBase):
             if not self._tab_closed():
                 raise self._failure(exc) from None
             info["tab_closed"] = True  # the action closed its tab; the next look shows the one left
-        if len(self.blocked) > blocked_before:
-            info["blocked_navigation"] = self.blocked[blocked_before:]
-        if len(self.dialogs) > dialogs_before:
-            info["dialogs_dismissed"] = self.dialogs[dialogs_before:]
-        return StepResult(info=info)
+        return StepResult(info=info | self._untold())
+
+    def _untold(self) -> dict[str, Any]:
+        """Navigations refused and dialogs dismissed that no step has reported yet, for this step's info
+        (Playwright runs their handlers whenever it is called: during the action, its settle, or the
+        screenshot after it)."""
+        info: dict[str, Any] = {}
+        blocked, dialogs = self._told
+        if len(self.blocked) > blocked:
+            info["blocked_navigation"] = self.blocked[blocked:]
+        if len(self.dialogs) > dialogs:
+            info["dialogs_dismissed"] = self.dialogs[dialogs:]
+        self._told = (len(self.blocked), len(self.dialogs))
+        return info
 
     def _perform(self, command: Command, keys: list[str] | None) -> dict[str, Any]:
         mouse, name, action = self.page.mouse, command.name, command.action
@@ -316,11 +324,25 @@ class BrowserEnvironment(EnvironmentBase):
             mouse.wheel(0, -(command.scroll_pixels or 0.0))  # the model's positive pixels scroll up
             if seen is not None:  # the wheel event arrives asynchronously: see it land before settling
                 info["wheel_seen"] = self.page.evaluate("(n) => window.__guiAgent.wheelSeen(n, 1000)", seen)
-        elif name == "wait":
-            self.page.wait_for_timeout(float(action.time) * 1000)  # the model asked for it; keeps routes served
         elif name != "mouse_move":
             raise ActionValidationError(f"the action {name!r} is not available in the browser")
         return info
+
+    def pause(self, seconds: float) -> dict[str, Any]:
+        """The framework's ``wait``: Playwright's own wait keeps routes, dialogs and new tabs served; what
+        they met meanwhile (a refused navigation, a dialog) goes into the step's info."""
+        self._check()
+        info: dict[str, Any] = {}
+        try:
+            self.page.wait_for_timeout(seconds * 1000)
+            info.update(self.settle())  # a navigation the wait let happen is finished before the next look
+        except BrowserGone:
+            raise
+        except Exception as exc:
+            if not self._tab_closed():
+                raise self._failure(exc) from None
+            info["tab_closed"] = True
+        return info | self._untold()
 
     def _move(self, point: ScreenPoint) -> None:
         self.page.mouse.move(point.x, point.y)

@@ -10,9 +10,11 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from agent.errors import ActionValidationError
 from agent.geometry import ScreenPoint, Size
 from environments.base import Command, EnvironmentBase, Observation, StepResult
 from environments.conformance import TARGET_RGB, Box
+from tools import get_tool
 
 
 class CanvasEnvironment(EnvironmentBase):
@@ -45,13 +47,15 @@ class CanvasEnvironment(EnvironmentBase):
         return Observation(self._frame, self.size, info={"cursor": [self.cursor.x, self.cursor.y]})
 
     def execute(self, command: Command) -> StepResult:
+        if command.name not in get_tool(self.tool).action_names:
+            raise ActionValidationError(f"the action {command.name!r} is not available on this {self.tool} canvas")
         if command.point is not None:
             self.cursor = command.point
         if command.name in ("left_click", "right_click", "middle_click", "double_click", "click", "long_press"):
             self.events.append((command.name, self.cursor))
         elif command.name in ("left_click_drag", "swipe"):
             self.events.append((command.name, (command.point, command.end)))
-        elif command.name in ("type", "key", "answer", "open", "system_button"):
+        elif command.name in ("type", "key", "open", "system_button"):
             self.events.append((command.name, command.action.to_json_dict()))
         elif command.name == "scroll":
             self.events.append(("scroll", command.scroll_pixels))

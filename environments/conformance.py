@@ -4,7 +4,8 @@ A target in `TARGET_RGB` is shown at known places; a `TargetSeekingModel` finds 
 image of the prompt* (so nothing is assumed about the mapping) and answers with a click at its centre,
 as text; the real pipeline (parse → validate → map → execute) carries it out; the adapter's display
 reports where the click landed. A click outside the target fails the check. Run it in your CI with your
-own adapter: implement `TargetDisplay` for it and call `check_environment`.
+own adapter: implement `TargetDisplay` for it and call `check_environment`; `assert_contract` checks the
+protocol's rules (order of calls, framework actions, unsupported actions, closing twice).
 """
 
 from __future__ import annotations
@@ -16,14 +17,17 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from agent.errors import ActionValidationError
 from agent.geometry import ScreenPoint, Size
 from agent.loop import Agent, AgentConfig
 from agent.models.base import Generation
 from agent.prompt import Prompt
-from environments.base import Environment
+from agent.rects import Box
+from environments.base import Command, Environment, Observation, StepResult
+from environments.make import make_env
+from environments.wrappers import ResetNeeded, Wrapper
 
 TARGET_RGB = (255, 0, 255)
-Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in input space, x2/y2 exclusive
 
 
 class TargetDisplay(Protocol):
@@ -105,3 +109,80 @@ def assert_conformant(checks: list[ClickCheck], label: str = "") -> None:
     if misses:
         lines = [f"target {c.box}: model clicked {c.model_point}, landed at {c.landed}" for c in misses]
         raise AssertionError(f"{label}: {len(misses)} of {len(checks)} clicks missed\n" + "\n".join(lines))
+
+
+# -- the protocol's contract (Gymnasium's env checker) -------------------------------------------------
+class _Spy(Wrapper):
+    """Right above the adapter: notes the name of every command that reaches it."""
+
+    def __init__(self, env: Environment) -> None:
+        super().__init__(env)
+        self.reached: list[str] = []
+
+    def execute(self, command: Command) -> StepResult:
+        self.reached.append(command.name)
+        return self.env.execute(command)
+
+
+def _unsupported(tool: str) -> Command:
+    """A well-formed action of the *other* native tool: no adapter of ``tool`` can carry it out."""
+    from tools import get_tool
+
+    if tool == "mobile_use":
+        return Command(get_tool("computer_use").validate({"action": "middle_click"}))
+    return Command(get_tool("mobile_use").validate({"action": "system_button", "button": "Home"}))
+
+
+def check_contract(adapter: Environment) -> list[str]:
+    """Run the protocol's contract against ``adapter`` as `make_env` composes it; the problems found.
+
+    Checked: ``observe``/``execute`` before ``reset`` are refused with `ResetNeeded`; ``terminate``,
+    ``answer`` and ``wait`` never reach the adapter (the framework handles them); an action the adapter
+    does not support raises `ActionValidationError` (the model is told and retries), and the adapter still
+    works afterwards; ``close()`` twice is harmless. Closes ``adapter``.
+    """
+    from tools import get_tool
+
+    problems: list[str] = []
+    spy: list[_Spy] = []
+    env = make_env(adapter, max_steps=100, inner=[lambda e: spy.append(_Spy(e)) or spy[-1]])
+    tool = get_tool(adapter.tool)
+    for verb, call in (("observe", env.observe), ("execute", lambda: env.execute(_unsupported(adapter.tool)))):
+        try:
+            call()
+            problems.append(f"{verb}() before reset() was accepted")
+        except ResetNeeded:
+            pass
+    first = env.reset()
+    if not isinstance(first, Observation):
+        problems.append(f"reset() returned {type(first).__name__}, not an Observation")
+    for arguments in ({"action": "wait", "time": 0}, {"action": "answer", "text": "42"} if "answer" in
+                      tool.action_names else None, {"action": "terminate", "status": "success"}):
+        if arguments is not None:
+            env.execute(Command(tool.validate(arguments)))
+    if spy[0].reached:
+        problems.append(f"framework actions reached the adapter: {spy[0].reached}")
+    try:
+        env.execute(_unsupported(adapter.tool))
+        problems.append("an unsupported action was accepted")
+    except ActionValidationError:
+        pass
+    except Exception as exc:  # noqa: BLE001 - the problem to report
+        problems.append(f"an unsupported action raised {type(exc).__name__} ({exc}), not ActionValidationError")
+    try:
+        env.observe()
+    except Exception as exc:  # noqa: BLE001
+        problems.append(f"observe() after an unsupported action failed: {type(exc).__name__}: {exc}")
+    for attempt, close in (("first", env.close), ("second", adapter.close), ("third", env.close)):
+        try:  # the stack closes the adapter once; a caller closing what it opened closes it again
+            close()
+        except Exception as exc:  # noqa: BLE001
+            problems.append(f"the {attempt} close() raised {type(exc).__name__}: {exc}")
+    return problems
+
+
+def assert_contract(adapter: Environment, label: str = "") -> None:
+    """Raise AssertionError listing every broken rule of `check_contract`."""
+    problems = check_contract(adapter)
+    if problems:
+        raise AssertionError(f"{label or type(adapter).__name__} breaks the environment contract:\n" + "\n".join(problems))

@@ -24,7 +24,6 @@ import shlex
 import signal
 import subprocess
 import time
-from pathlib import Path
 from typing import Any
 
 from agent.errors import ConfigError, EnvironmentFailure, GuiAgentError
@@ -54,8 +53,7 @@ def pick_monitor(monitors: list[dict], index: int | None) -> tuple[int, dict]:
 class DesktopEnvironment(EnvironmentBase):
     """An X11 display as an environment. ``display=None`` uses $DISPLAY; ``virtual=Size`` starts an Xvfb.
 
-    ``dry_run`` (a directory) draws each command on the current screenshot into that directory instead
-    of carrying it out. ``launch`` (an argv) starts a program on the display first, waits until the
+    ``launch`` (an argv) starts a program on the display first, waits until the
     screen shows something new, and stops it (its process group) on close. ``track_damage=False``
     grabs the whole screen at every observation (``--full-frames``).
     """
@@ -68,7 +66,6 @@ class DesktopEnvironment(EnvironmentBase):
         *,
         virtual: Size | None = None,
         monitor: int | None = None,
-        dry_run: str | Path | None = None,
         settle_quiet: float = 0.03,
         settle_timeout: float = 2.0,
         launch: list[str] | None = None,
@@ -93,10 +90,8 @@ class DesktopEnvironment(EnvironmentBase):
             raise
         finally:  # leave the process as we found it: the connections are made, children get env.environ()
             _restore_environ(saved)
-        self.dry_run = Path(dry_run) if dry_run else None
         self._dirty = bool(launch)
         self._last: Observation | None = None  # the last observation: its screenshot is the base for the next
-        self._steps = 0
 
     def _connect(self, monitor: int | None) -> None:
         import mss
@@ -158,16 +153,15 @@ class DesktopEnvironment(EnvironmentBase):
         return self.observe()
 
     def observe(self) -> Observation:
-        from environments.x11.capture import rgb, sole_reference
+        from environments.x11.capture import rgb
 
         with self._x_server("capturing the screen"):
             last, self._last, capture = self._last, None, self.capture
             if capture is not None and last is not None and self.scale == (1.0, 1.0) \
                     and last.screenshot.size == (self.monitor["width"], self.monitor["height"]):
-                reuse = sole_reference(last)  # before a call puts another reference on the stack
                 drawn = capture.settled(self.settle_quiet, self.settle_timeout) if self._dirty \
                     else capture.tracker.collect()
-                image, damage = capture.next(last, drawn, reuse)
+                image, damage = capture.next(last, drawn)
                 missed = capture.missed
                 if missed is not None:
                     self._stop_tracking(missed)
@@ -195,16 +189,13 @@ class DesktopEnvironment(EnvironmentBase):
         """Input from elsewhere (a person being recorded) reached the display: the next observe settles first."""
         self._dirty = True
 
+    def pause(self, seconds: float) -> None:
+        """The framework's ``wait``; the next observation waits for the screen to be quiet again."""
+        time.sleep(seconds)
+        self._dirty = True
+
     def execute(self, command: Command) -> StepResult:
         name = command.name
-        if name in ("terminate", "answer"):
-            return StepResult()
-        if name == "wait":
-            time.sleep(command.action.time)
-            self._dirty = True
-            return StepResult()
-        if self.dry_run is not None:
-            return self._draw_dry_run(command)
         with self._x_server(f"executing {name}"):
             self._carry_out(command)
             self.xdisplay.sync()  # one round trip: the server has taken every event of the action
@@ -287,7 +278,6 @@ class DesktopEnvironment(EnvironmentBase):
             "monitor_geometry": [m["left"], m["top"], m["width"], m["height"]],
             "input_size": str(self.input_size),
             "scale": list(self.scale),
-            "dry_run": str(self.dry_run) if self.dry_run else None,
             "launch": self.app.args if self.app is not None else None,
             "scroll_pixels_per_click": SCROLL_PIXELS_PER_CLICK,
             "damage_tracking": self.capture is not None,
@@ -328,17 +318,6 @@ class DesktopEnvironment(EnvironmentBase):
     def _pointer(self) -> tuple[int, int]:
         data = self.xdisplay.screen().root.query_pointer()
         return data.root_x, data.root_y
-
-    def _draw_dry_run(self, command: Command) -> StepResult:
-        from environments.x11.dryrun import describe_command, draw_command
-
-        self._steps += 1
-        last = self._last or self.observe()
-        image = draw_command(last.screenshot, command, self.origin, self.scale, self._pointer())
-        self.dry_run.mkdir(parents=True, exist_ok=True)
-        path = self.dry_run / f"{self._steps:04d}-{command.name}.png"
-        image.save(path)
-        return StepResult(info={"dry_run": str(path), "would": describe_command(command)})
 
 
 def _restore_environ(saved: dict[str, str | None]) -> None:
@@ -409,8 +388,6 @@ def add_arguments(group) -> None:
     group.add_argument("--launch", default=None, metavar="CMD",
                        help="program to start on the display first, e.g. 'xterm' (split like a shell, not run by "
                             "one); the run waits for its window and stops it at the end")
-    group.add_argument("--dry-run", action="store_true",
-                       help="draw each action on the screenshot (into <out>/dry-run/) instead of doing it")
     group.add_argument("--full-frames", action="store_true",
                        help="grab the whole screen every step instead of only what the X DAMAGE extension "
                             "reports as drawn (for X servers whose DAMAGE misses drawing; checked every "
@@ -424,14 +401,9 @@ def from_args(args) -> DesktopEnvironment:
         virtual = Size.parse(args.virtual_display) if args.virtual_display else None
     except ValueError as exc:
         raise ConfigError(f"--virtual-display: {exc}") from None
-    dry_run = None
-    if args.dry_run:
-        from datetime import datetime
-
-        dry_run = Path(args.out) / "dry-run" if args.out else Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-dry-run"
     try:
         launch = shlex.split(args.launch) if args.launch else None
     except ValueError as exc:
         raise ConfigError(f"--launch: {exc}") from None
-    return DesktopEnvironment(args.display, virtual=virtual, monitor=args.monitor, dry_run=dry_run, launch=launch,
+    return DesktopEnvironment(args.display, virtual=virtual, monitor=args.monitor, launch=launch,
                               track_damage=not args.full_frames)

@@ -23,6 +23,8 @@ DEFAULT_MIN_ACCURACY = 1.0  # a replay evaluation passes when every recorded ste
 
 
 class _Recorded(EnvironmentBase):
+    receives_framework_actions = True  # terminate, answer and wait are compared with the recording too
+
     def __init__(self, source: str | Path | Trajectory) -> None:
         self.trajectory = source if isinstance(source, Trajectory) else Trajectory.load(source)
         self.steps = [s for s in self.trajectory.steps if self._serves(s)]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.errors import ConfigError
+from agent.exits import Exit, for_outcome
 from environments.replay import DEFAULT_MIN_ACCURACY, DEFAULT_RADIUS, ReplayEvaluation
 
 if TYPE_CHECKING:
@@ -76,7 +77,8 @@ def wrap_recorder(env: ReplayEvaluation, recorder: Recorder) -> Recorder:
 
 
 def report(env: ReplayEvaluation, result: EpisodeResult, console: Console) -> int:
-    """Per-step verdicts and the score; exit 0 iff the step accuracy reached --min-accuracy (and no error)."""
+    """Per-step verdicts and the score; exit 0 iff the step accuracy reached --min-accuracy, 1 below it, 3 when
+    the run ended in an error (`agent.exits`)."""
     from rich.table import Table
 
     table = Table(title="replay evaluation: each recorded step")
@@ -92,7 +94,9 @@ def report(env: ReplayEvaluation, result: EpisodeResult, console: Console) -> in
     style = "bold green" if passed else "bold red"
     console.print(f"[{style}]score: {env.summary_text()} — {'passed' if passed else 'not passed'}[/]"
                   + ("" if result.outcome != "error" else f" (the run ended in an error: {result.reason})"))
-    return 0 if passed else 1
+    if result.outcome == "error":
+        return for_outcome(result.outcome)  # infrastructure: the score could not be finished
+    return Exit.OK if passed else Exit.NOT_DONE
 
 
 def _short(action: dict[str, Any]) -> str:

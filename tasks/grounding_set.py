@@ -234,7 +234,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from agent.cli import console, default_out
+    from agent.options import console, default_out
 
     screens = [Screen(_slug(u.split("//", 1)[-1]), u) for u in args.url]
     for html in args.html:

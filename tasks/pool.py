@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent.errors import ConfigError
+from agent.errors import ConfigError, error_record
 
 Worker = Callable[[Any, Path | None], dict[str, Any]]
 MakeWorker = Callable[[int], Worker]
@@ -58,7 +58,7 @@ def run_one(worker: Worker, unit: Any, directory: Path | None) -> dict[str, Any]
     except (ConfigError, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - one broken episode must not end the whole evaluation
-        result = {"outcome": "error", "success": False, "reason": f"{type(exc).__name__}: {exc}"}
+        result = {"outcome": "error", "success": False, "reason": f"{type(exc).__name__}: {exc}", **error_record(exc)}
     result.setdefault("success", result.get("outcome") == "success")
     return finish_record(unit, result, directory, time.perf_counter() - started)
 
@@ -119,8 +119,8 @@ class ThreadPool:
                     return
                 except Exception as exc:  # noqa: BLE001 - the environment did not start: this unit is an error
                     reason = f"the worker's environment did not start: {type(exc).__name__}: {exc}"
-                    record = finish_record(unit, {"outcome": "error", "success": False, "reason": reason},
-                                           directory, time.perf_counter() - started)
+                    record = finish_record(unit, {"outcome": "error", "success": False, "reason": reason,
+                                                  **error_record(exc)}, directory, time.perf_counter() - started)
                 self._done.put((slot, unit, record))
                 if slot.abandoned:
                     return

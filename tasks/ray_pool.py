@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.errors import ConfigError
+from agent.errors import ConfigError, error_record
 from tasks.pool import MakeWorker, finish_record, run_one, timeout_record
 
 LOCAL_OBJECT_STORE = 100 * 1024 * 1024  # bytes; records and units are small
@@ -43,7 +43,8 @@ class _Actor:
                 raise
             except Exception as exc:  # noqa: BLE001 - recorded; the next unit tries again
                 reason = f"the worker's environment did not start: {type(exc).__name__}: {exc}"
-                return finish_record(unit, {"outcome": "error", "success": False, "reason": reason}, path,
+                return finish_record(unit, {"outcome": "error", "success": False, "reason": reason,
+                                            **error_record(exc)}, path,
                                      time.perf_counter() - started)
         record = run_one(self.worker, unit, path)
         return record | {"node": os.uname().nodename}

@@ -25,8 +25,6 @@ from agent.errors import ServerFailing
 from agent.trajectory import read_jsonl
 
 RESULTS = "results.jsonl"
-# Reasons (``f"{type(exc).__name__}: ..."``) of units that failed on the model server, not on the task.
-TRANSPORT_FAILURES = ("StepTimeout", "ModelUnavailableError", "ServerFailing")
 
 
 def repair_tail(path: Path) -> None:
@@ -136,9 +134,8 @@ class FailureStreak:
         self.count, self.last = 0, ""
 
     def add(self, record: dict[str, Any]) -> None:
-        reason = str(record.get("reason") or "")
-        if record.get("outcome") == "error" and reason.startswith(TRANSPORT_FAILURES):
-            self.count, self.last = self.count + 1, reason
+        if record.get("outcome") == "error" and record.get("fault") == "server":  # by type, never by reason text
+            self.count, self.last = self.count + 1, str(record.get("reason") or "")
         else:
             self.count = 0
         if self.limit and self.count >= self.limit:

@@ -18,8 +18,9 @@ actors). The runner owns the rest, identically for all, in the process that star
   ``OUT/summary.json`` (`write_summary`: figures, options, package versions).
 
 Result dicts use these keys when they apply (the table reads them; anything else is kept verbatim):
-``outcome`` ("success" | "failure" | "step_limit" | "error"), ``success`` (bool), ``reward`` (float),
-``steps`` (int), ``reason`` (str). The runner adds ``task``, ``episode``, ``seed``, ``dir``,
+``outcome`` ("success" | "failure" | "step_limit" | "error"; "error" only for infrastructure faults), ``success`` (bool), ``reward`` (float),
+``steps`` (int), ``reason`` (str), ``error`` (the class of the error that ended it) and ``fault`` (model,
+environment, user or server; see `agent.errors`). The runner adds ``task``, ``episode``, ``seed``, ``dir``,
 ``seconds`` and ``finished_at``.
 """
 
@@ -92,15 +93,16 @@ def add_eval_arguments(parser: Any, *, workers_help: str = "episodes run at once
                    help="CPUs Ray reserves per worker (default 1: one browser, display or device client each)")
 
 
-def worker_model(args: Any):
-    """The model the workers use: shared by local threads, rebuilt from its options on each Ray actor."""
+def worker_model(args: Any, pixels: Any = None):
+    """The model the workers use: shared by local threads (resizing within ``pixels``, the limits the loop
+    gets; default: read from the options), rebuilt from its options on each Ray actor."""
     if getattr(args, "ray", None):
         from agent.models.recipe import LazyModel, ModelRecipe
 
         return LazyModel(ModelRecipe.from_args(args))
-    from agent.cli import shared_model
+    from agent.options import shared_model
 
-    return shared_model(args, args.workers)
+    return shared_model(args, args.workers, pixels)
 
 
 def make_pool(args: Any, make_worker: MakeWorker) -> Pool | None:

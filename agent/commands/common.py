@@ -14,7 +14,7 @@ from agent.errors import ConfigError
 from agent.fonts import label_font
 from agent.geometry import Geometry, Size
 from agent.imaging import to_model_image
-from agent.parser import Box
+from agent.parser import ModelBox
 
 # Distinct, saturated colours; the first is the one a single grounded element gets.
 PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
@@ -39,7 +39,7 @@ def model_view(image: Image.Image, min_pixels: int, max_pixels: int) -> tuple[Ge
     return geometry, to_model_image(image, geometry.model)
 
 
-def box_to_screen(geometry: Geometry, box: Box) -> list[float] | None:
+def box_to_screen(geometry: Geometry, box: ModelBox) -> list[float] | None:
     """A model-space box in original pixels, per axis. An edge that overshoots the image is clipped to it
     (models overshoot by a few pixels); a box with no area inside the image is None — rejected, never
     squashed onto the border."""

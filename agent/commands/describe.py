@@ -152,7 +152,7 @@ def describe(model: Model, inputs: list[str], *, prompt: str | None = None, fps:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from agent.cli import add_model_arguments
+    from agent.options import add_model_arguments
 
     parser.add_argument("inputs", nargs="+", metavar="PATH",
                         help="image files, or one video file, or one run directory (its screenshots become the video)")
@@ -168,7 +168,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from agent.cli import build_model
+    from agent.options import build_model
 
     if args.fps <= 0 or args.max_frames < 1:
         raise ConfigError("--fps must be positive and --max-frames at least 1")

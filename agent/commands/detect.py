@@ -14,7 +14,7 @@ from agent.commands.common import annotate, ask, box_to_screen, emit, load_image
 from agent.errors import OutOfRangeError
 from agent.geometry import MAX_PIXELS, MIN_PIXELS, Geometry
 from agent.models.base import Generation, Model
-from agent.parser import Box, parse_boxes
+from agent.parser import ModelBox, parse_boxes
 from agent.prompt import Prompt, prompt_text
 
 
@@ -56,7 +56,7 @@ def detect(
     user = prompt or text["user"].format(target=target or text["default_target"])
     meta = {"model_size": [geometry.model.width, geometry.model.height]}
 
-    def read(answer: str, cut_off: bool = False) -> list[Box]:
+    def read(answer: str, cut_off: bool = False) -> list[ModelBox]:
         boxes = parse_boxes(answer)  # cut off or not, a truncated list keeps its complete items only
         if all(box_to_screen(geometry, box) is None for box in boxes):
             raise OutOfRangeError(f"every box lies outside the {geometry.model.width}x{geometry.model.height} image; "
@@ -79,7 +79,7 @@ def detect(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from agent.cli import add_model_arguments
+    from agent.options import add_model_arguments
 
     parser.add_argument("image", help="PNG/JPEG screenshot or photo")
     parser.add_argument("target", nargs="?", default=None,
@@ -94,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
-    from agent.cli import build_model, console
+    from agent.options import build_model, console
 
     image = load_image(args.image)
     model = build_model(args)

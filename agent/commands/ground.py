@@ -14,7 +14,7 @@ from agent.commands.common import annotate, ask, box_to_screen, emit, load_image
 from agent.errors import CutOffAnswer, ParseError
 from agent.geometry import MAX_PIXELS, MIN_PIXELS, Geometry, ModelPoint, ScreenPoint
 from agent.models.base import Generation, Model
-from agent.parser import Box, parse_boxes, parse_point
+from agent.parser import ModelBox, parse_boxes, parse_point
 from agent.prompt import Prompt, build_prompt, prompt_text
 from tools import get_tool
 
@@ -66,7 +66,7 @@ def ground(
         prompt = Prompt(text["system"], text["box"].format(target=target), (model_image,),
                         meta={"model_size": [geometry.model.width, geometry.model.height]})
 
-    def read(answer: str, cut_off: bool = False) -> tuple[Box | None, tuple[float, float], ScreenPoint]:
+    def read(answer: str, cut_off: bool = False) -> tuple[ModelBox | None, tuple[float, float], ScreenPoint]:
         box = None
         if mode == "box":
             try:
@@ -100,7 +100,7 @@ def ground(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from agent.cli import add_model_arguments
+    from agent.options import add_model_arguments
 
     parser.add_argument("image", help="PNG/JPEG screenshot")
     parser.add_argument("target", help='the element, in words: "the sign-in button"')
@@ -116,7 +116,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
-    from agent.cli import build_model, console
+    from agent.options import build_model, console
 
     image = load_image(args.image)
     model = build_model(args)

@@ -257,7 +257,7 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
 
 
 def main(args: argparse.Namespace) -> int:
-    from agent.cli import console
+    from agent.options import console
 
     opts = options_from_args(args)
     log = Path(args.log) if args.log else Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-serve.log"

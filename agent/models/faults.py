@@ -4,8 +4,9 @@ Wrap any model (a `ReplayModel`, an `OpenAIModel` on a loopback server) and name
 which call (1-based): ``FaultyModel(model, {2: "timeout", 3: "garbage"})``. The loop, the runner and
 the CLI then meet the very exceptions and texts they meet in production:
 
-- ``"timeout"``: `StepTimeout`, as `OpenAIModel` raises when the server does not answer within --timeout;
-- ``"unavailable"``: `ModelUnavailableError`, as for a server that went away or keeps answering HTTP 5xx;
+- ``"timeout"``: `ModelTimeout`, as `OpenAIModel` raises when the server does not answer within --timeout;
+- ``"unavailable"``: `ServerError`, as for a server that answered before, then went away or keeps answering
+  HTTP 5xx (an infrastructure fault of the episode: the episode ends ``error``, an eval goes on);
 - ``"garbage"``: an answer with no tool call in it; ``"empty"``: an empty answer (a model that says nothing);
 - ``"cut_off"``: a tool call cut off mid-way, as when the token budget runs out.
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from agent.errors import ModelUnavailableError, StepTimeout
+from agent.errors import ModelTimeout, ServerError
 from agent.models.base import Generation, Model
 from agent.prompt import Prompt
 
@@ -50,9 +51,9 @@ class FaultyModel:
             return self.model.generate(prompt)
         self.injected.append((self.calls, fault))
         if fault == "timeout":
-            raise StepTimeout(f"the model server did not answer within the timeout (injected on call {self.calls})")
+            raise ModelTimeout(f"the model server did not answer within the timeout (injected on call {self.calls})")
         if fault == "unavailable":
-            raise ModelUnavailableError(f"the model server went away (injected on call {self.calls})")
+            raise ServerError(f"the model server went away (injected on call {self.calls})")
         if fault == "cut_off":
             return Generation(CUT_OFF, finish_reason="length")
         if fault in ("garbage", "empty"):

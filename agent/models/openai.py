@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential
 
-from agent.errors import ConfigError, ModelUnavailableError, StepTimeout
+from agent.errors import ConfigError, ModelTimeout, ModelUnavailableError, ServerError
 from agent.geometry import Size
 from agent.imaging import DEFAULT_FORMAT, data_uri
 from agent.models.base import Generation
@@ -80,6 +80,7 @@ class OpenAIModel:
         self._per_request_limits = False
         self._lock = threading.Lock()
         key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
+        self.answered = False  # once the server has answered, its failures are its own, not a wrong --base-url
         self.client = httpx.Client(
             base_url=self.base_url, timeout=timeout, headers={"Authorization": f"Bearer {key}"}, trust_env=False
         )
@@ -119,7 +120,7 @@ class OpenAIModel:
             text = data["choices"][0]["message"]["content"] or ""
             finish_reason = data["choices"][0].get("finish_reason")
         except (KeyError, IndexError, TypeError):
-            raise ModelUnavailableError(f"{self.base_url} answered without choices[0].message.content: {str(data)[:300]}") from None
+            raise ServerError(f"{self.base_url} answered without choices[0].message.content: {str(data)[:300]}") from None
         if prompt.prefill and text.startswith(prompt.prefill):  # some servers echo the prefill back
             text = text[len(prompt.prefill):]
         usage = data.get("usage") or {}
@@ -250,17 +251,21 @@ class OpenAIModel:
         except _Retryable as exc:
             cause = exc.__cause__
             if isinstance(cause, httpx.TimeoutException):
-                raise StepTimeout(
+                raise ModelTimeout(
                     f"the model server at {self.base_url} did not answer within {self.timeout:g} s "
                     f"({tries} {'try' if tries == 1 else 'tries'}); raise --timeout or check the server's load"
                 ) from None
+            if isinstance(cause, httpx.TransportError) and self.answered:
+                raise ServerError(f"the model server at {self.base_url} stopped answering "
+                                  f"({type(cause).__name__}: {cause}; {self.max_retries + 1} tries)") from None
             if isinstance(cause, httpx.TransportError):
                 raise ModelUnavailableError(
                     f"cannot reach the model server at {self.base_url} ({type(cause).__name__}: {cause}). "
                     "Start an OpenAI-compatible server there, e.g. `vllm serve Qwen/Qwen2.5-VL-7B-Instruct "
                     "--port 8000`, or fix --base-url (it usually ends in /v1)."
                 ) from None
-            raise ModelUnavailableError(f"the model server at {self.base_url} kept failing: {exc}") from None
+            error = ServerError if self.answered else ModelUnavailableError  # never worked: the user's to fix
+            raise error(f"the model server at {self.base_url} kept failing ({self.max_retries + 1} tries): {exc}") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _once(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -286,9 +291,12 @@ class OpenAIModel:
                     "`gui-agent serve MODEL --history-images 4` passes)")
             raise ConfigError(f"the model server at {self.base_url} rejected the request (HTTP {response.status_code}): {body}")
         try:
-            return response.json()
+            data = response.json()
         except ValueError:
-            raise ModelUnavailableError(f"{self.base_url}{path} did not answer with JSON: {response.text[:200]!r}") from None
+            error = ServerError if self.answered else ModelUnavailableError
+            raise error(f"{self.base_url}{path} did not answer with JSON: {response.text[:200]!r}") from None
+        self.answered = True
+        return data
 
 
 class _NotFound(Exception):

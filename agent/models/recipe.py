@@ -30,7 +30,7 @@ class ModelRecipe:
         return cls(tuple((name, _frozen(getattr(args, name, None))) for name in MODEL_OPTIONS))
 
     def build(self):
-        from agent.cli import build_model
+        from agent.options import build_model
 
         return build_model(SimpleNamespace(**{k: list(v) if isinstance(v, tuple) else v for k, v in self.options}))
 

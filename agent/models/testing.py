@@ -22,9 +22,11 @@ class ScriptedServer:
     """``answers``: texts served in order (the last repeats), or a function of the request body."""
 
     def __init__(self, answers: list[str] | Callable[[dict[str, Any]], str], *, models: tuple[str, ...] = ("qwen"),
-                 latency: float = 0.0, fail_first: int = 0, fail_status: int = 503, port: int = 0) -> None:
+                 latency: float = 0.0, fail_first: int = 0, fail_status: int = 503, fail_after: int | None = None,
+                 port: int = 0) -> None:
         self.answers, self.models, self.latency = answers, tuple(models) if not isinstance(models, str) else (models,), latency
         self.fail_first, self.fail_status = fail_first, fail_status  # answer this many requests with this status first
+        self.fail_after = fail_after  # answer HTTP 500 to every request after this many (a server dying mid-run)
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -50,6 +52,8 @@ class ScriptedServer:
             index = len(self.requests) - 1
         if index < self.fail_first:
             return self.fail_status, {"error": {"message": "warming up" if self.fail_status == 503 else "server error"}}
+        if self.fail_after is not None and index >= self.fail_after:
+            return 500, {"error": {"message": "internal server error"}}
         if body.get("model") not in self.models:
             return 404, {"object": "error", "message": f"The model `{body.get('model')}` does not exist."}
         if callable(self.answers):

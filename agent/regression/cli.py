@@ -114,7 +114,7 @@ def run_live(args: argparse.Namespace, console: Console) -> int:
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="gui-agent-live-replay-"))
 
     def model_factory() -> Any:
-        from agent.cli import build_model
+        from agent.options import build_model
 
         if not (args.base_url or args.model):
             raise ConfigError("the live screen drifted from the recording and no model is configured to heal it: "

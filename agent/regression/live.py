@@ -58,7 +58,11 @@ class LiveReplay:
 
     def __init__(self, recorded: Trajectory, env: Any, out: Path, options: LiveOptions | None = None, *,
                  model: Any = None, model_factory: Any = None) -> None:
-        self.recorded, self.env, self.out = recorded, env, Path(out)
+        from environments.wrappers import FrameworkActions, Wrapper
+
+        # recorded terminate / answer / wait are replayed too: the framework handles them, not the adapter
+        composed = isinstance(env, Wrapper) and env.find(FrameworkActions) is not None
+        self.recorded, self.env, self.out = recorded, env if composed else FrameworkActions(env), Path(out)
         self.options = options or LiveOptions()
         self._model, self._model_factory = model, model_factory
         self.steps = [s for s in recorded.steps if s.get("action") and s.get("screenshot")]

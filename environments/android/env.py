@@ -39,7 +39,6 @@ class AndroidEnvironment(EnvironmentBase):
             raise ValueError(f"capture must be auto, raw or png, got {capture!r}")
         self.link = link or AdbLink(serial, host, port, retry_seconds=retry_seconds)
         self.capture, self.settle = capture, settle
-        self.last_answer: str | None = None
         self._natural: Size | None = None  # logical size in the display's natural orientation
         self._rotation: tuple[bool, int | None] | None = None  # (landscape screenshot, rotation 0-3) last read
         self._apps: tuple[list[LauncherApp], list[str]] | None = None
@@ -54,7 +53,7 @@ class AndroidEnvironment(EnvironmentBase):
 
     # -- observation ---------------------------------------------------------------------------------
     def reset(self) -> Observation:
-        self._natural, self._rotation, self.last_answer = None, None, None
+        self._natural, self._rotation = None, None
         return self.observe()
 
     def observe(self) -> Observation:
@@ -108,14 +107,6 @@ class AndroidEnvironment(EnvironmentBase):
     # -- actions -------------------------------------------------------------------------------------
     def execute(self, command: Command) -> StepResult:
         action, name = command.action, command.name
-        if name in ("terminate",):
-            return StepResult()
-        if name == "answer":
-            self.last_answer = action.text
-            return StepResult(info={"answer": action.text})
-        if name == "wait":
-            time.sleep(action.time)
-            return StepResult()
         line, info = self._command_line(command)
         output = self.link.shell(line)
         if output.strip() and name in ("key", "open") and re.search(r"(?i)error|exception|unknown", output):

@@ -17,7 +17,7 @@ from environments.safety.rules import DEFAULT_RULES, Rule, RuleSet, load_rules
 from environments.safety.secrets import Secrets, parse_secrets
 
 __all__ = ["DEFAULT_RULES", "LoopGuard", "Rule", "RuleSet", "SafetyGate", "Secrets", "TerminalConfirm",
-           "add_arguments", "load_rules", "parse_secrets", "wrap"]
+           "add_arguments", "load_rules", "parse_secrets", "wrap", "wrappers"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,12 +49,21 @@ def load_options(args: argparse.Namespace) -> RuleSet:
     return rules
 
 
-def wrap(env: Environment, args: argparse.Namespace, rules: RuleSet, out: Path) -> Environment:
-    """``env`` inside the secrets, gate and loop-guard wrappers the options ask for."""
-    if args.secrets:
-        env = Secrets(env, args.secrets)
+def wrappers(args: argparse.Namespace, rules: RuleSet, out: Path) -> tuple[list, list]:
+    """The ``outer`` and ``inner`` wrapper factories for `environments.make.make_env` the options ask for:
+    the gate and loop guard judge each action above the framework layers; secrets are substituted
+    right above the adapter (below --dry-run, so a dry run records placeholders, never values)."""
+    inner = [lambda env: Secrets(env, args.secrets)] if args.secrets else []
     confirm = TerminalConfirm(out / "confirm") if args.confirm else None
-    env = SafetyGate(env, rules, allow_apps=tuple(args.allow_app), confirm=confirm)
+    outer = [lambda env: SafetyGate(env, rules, allow_apps=tuple(args.allow_app), confirm=confirm)]
     if args.loop_stop:
-        env = LoopGuard(env, warn_after=args.loop_warn, stop_after=args.loop_stop)
+        outer.append(lambda env: LoopGuard(env, warn_after=args.loop_warn, stop_after=args.loop_stop))
+    return outer, inner
+
+
+def wrap(env: Environment, args: argparse.Namespace, rules: RuleSet, out: Path) -> Environment:
+    """``env`` inside the secrets, gate and loop-guard wrappers the options ask for (no framework layers)."""
+    outer, inner = wrappers(args, rules, out)
+    for layer in [*inner, *outer]:
+        env = layer(env)
     return env

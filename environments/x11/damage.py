@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from Xlib.protocol import rq, structs
 
-Box = tuple[int, int, int, int]
+from agent.rects import Box
+
 NON_EMPTY = 3  # DamageReportNonEmpty: one event when the region stops being empty (we poll instead)
-MAX_BOXES = 16  # more than this are merged into their bounding box
 
 
 class _QueryVersion(rq.ReplyRequest):  # the same request (minor opcode 0) in DAMAGE and XFIXES
@@ -96,45 +96,3 @@ class DamageTracker:
 
     def close(self) -> None:
         self.xdisplay.close()
-
-
-def clip(boxes: list[Box], bounds: Box) -> list[Box]:
-    """``boxes`` cut to ``bounds`` and moved to its top-left; empty ones dropped."""
-    bl, bt, br, bb = bounds
-    out = []
-    for left, top, right, bottom in boxes:
-        box = (max(left, bl) - bl, max(top, bt) - bt, min(right, br) - bl, min(bottom, bb) - bt)
-        if box[0] < box[2] and box[1] < box[3]:
-            out.append(box)
-    return out
-
-
-def merge(boxes: list[Box], gap: int = 16) -> list[Box]:
-    """Fewer, larger boxes covering ``boxes``: boxes closer than ``gap`` px are joined; many become one."""
-    merged: list[Box] = []
-    for box in sorted(boxes):
-        for i, other in enumerate(merged):
-            if (box[0] <= other[2] + gap and other[0] <= box[2] + gap
-                    and box[1] <= other[3] + gap and other[1] <= box[3] + gap):
-                merged[i] = bounding([box, other])
-                break
-        else:
-            merged.append(box)
-    if len(merged) != len(boxes):  # a join can make a box reach others: repeat until stable
-        return merge(merged, gap)
-    return merged if len(merged) <= MAX_BOXES else [bounding(merged)]
-
-
-def bounding(boxes: list[Box]) -> Box:
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
-
-
-def area(boxes: list[Box]) -> int:
-    return sum((right - left) * (bottom - top) for left, top, right, bottom in boxes)
-
-
-def changed_box(new, old) -> Box | None:
-    """The bounding box of the pixels that differ between two images (PIL) of one region, or None."""
-    from PIL import ImageChops
-
-    return ImageChops.difference(new, old).getbbox()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from agent.argtypes import non_negative_float
-    from agent.cli import add_agent_arguments, add_model_arguments
+    from agent.options import add_agent_arguments, add_model_arguments
     from tasks.runner import add_eval_arguments
 
     g = parser.add_argument_group("suite")
@@ -41,8 +41,9 @@ def main(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
-    from agent.cli import agent_config, base_url_option, default_out
     from agent.errors import ConfigError
+    from agent.exits import for_evaluation
+    from agent.options import agent_config, base_url_option, default_out, pixel_limits
     from agent.viewer import announce
     from environments.android.env import AndroidEnvironment
     from tasks.android.episode import AndroidWorkers
@@ -70,7 +71,8 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError("--max-steps must be 0 (the tasks' own budgets) or positive")
     units = plan(ids, args.episodes, args.seed)
     out = Path(args.out) if args.out else default_out("eval", "android")
-    config = agent_config(args)
+    pixels = pixel_limits(args)  # read once, handed to the loop and the model
+    config = agent_config(args, pixels)
     options = {"suite": "android", "model": args.model, "base_url": base_url_option(args), "seed": args.seed, **asdict(config)}
     err = Console(stderr=True)
     serials = _serials(args)
@@ -78,7 +80,7 @@ def main(args: argparse.Namespace) -> int:
         with AndroidEnvironment(serial, args.adb_host, args.adb_port, capture=args.adb_capture) as env:
             for task_id in dict.fromkeys(ids):
                 REGISTRY[task_id].sample(args.seed).check_device(env)
-    model = worker_model(args)
+    model = worker_model(args, pixels)
     workers = AndroidWorkers(model, config, tuple(serials), args.adb_host, args.adb_port, args.adb_capture,
                              args.adb_settle)
     records = run_units(units, None, out, config=options, retry_errors=args.retry_errors, console=err,
@@ -88,7 +90,7 @@ def main(args: argparse.Namespace) -> int:
     Console().print(results_table(summarise(records), title=f"Android ({len(records)} episodes)"))
     err.print(f"results: {out / 'results.jsonl'}  (rerun with --out {out} to resume)")
     announce(out, getattr(args, "report", False), err)
-    return 0
+    return for_evaluation(r.get("outcome") for r in records)
 
 
 def _serials(args: argparse.Namespace) -> list[str | None]:

@@ -9,6 +9,8 @@ from typing import Any
 from agent.loop import Agent, AgentConfig
 from agent.models.base import Model
 from agent.trajectory import TrajectoryWriter
+from environments.android.device import DeviceUnavailable
+from environments.make import make_env
 from tasks.android.base import AndroidTask
 from tasks.android.suite import REGISTRY
 from tasks.runner import Unit
@@ -25,23 +27,36 @@ def run_task(task: AndroidTask, env, model: Model, config: AgentConfig, director
     task.setup(env)
     try:
         steps = min(task.max_steps, config.max_steps) if config.max_steps else task.max_steps
-        agent = Agent(model, env, replace(config, max_steps=steps), TrajectoryWriter(directory))
+        agent = Agent(model, make_env(env, max_steps=steps), replace(config, max_steps=steps),
+                      TrajectoryWriter(directory))
         result = agent.run(task.goal, run_info={"task": task.id, "params": task.params})
-        reward = task.is_successful(env) if result.outcome != "error" else 0.0
+        reward = task.is_successful(Answered(env, result.answer)) if result.outcome != "error" else 0.0
     finally:
         if result_ok_to_teardown(locals()):
             task.teardown(env)
     return {
         "outcome": result.outcome if result.outcome == "error" else ("success" if reward >= 1 else "failure"),
         "agent_outcome": result.outcome, "success": reward >= 1, "reward": reward, "steps": result.steps,
-        "reason": result.reason, "goal": task.goal, "answer": result.answer, "params": task.params,
+        "reason": result.reason, "error": result.error, "fault": result.fault, "goal": task.goal,
+        "answer": result.answer, "params": task.params,
     }
+
+
+@dataclass(frozen=True)
+class Answered:
+    """The device as a task's check sees it: its shell, and the agent's answer from the episode."""
+
+    env: Any
+    last_answer: str | None
+
+    def shell(self, command: str, **kwargs: Any) -> Any:
+        return self.env.shell(command, **kwargs)
 
 
 def result_ok_to_teardown(scope: dict[str, Any]) -> bool:
     """Tear down unless the device itself failed (then there is nothing to talk to)."""
     result = scope.get("result")
-    return result is None or result.outcome != "error" or "DeviceUnavailable" not in result.reason
+    return result is None or not isinstance(result.exception, DeviceUnavailable)
 
 
 class AndroidSuite:

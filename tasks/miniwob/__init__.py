@@ -17,7 +17,7 @@ __all__ = ["MiniWoBEpisode", "MiniWoBTask", "PageState", "add_arguments", "main"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from agent.cli import add_agent_arguments, add_model_arguments
+    from agent.options import add_agent_arguments, add_model_arguments
     from tasks.runner import add_eval_arguments
 
     g = parser.add_argument_group("MiniWoB++")
@@ -59,8 +59,9 @@ def main(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
-    from agent.cli import agent_config, base_url_option, default_out
     from agent.errors import ConfigError
+    from agent.exits import for_evaluation
+    from agent.options import agent_config, base_url_option, default_out, pixel_limits
     from agent.viewer import announce
     from tasks.miniwob.suite import MiniWoBWorkers
     from tasks.runner import (
@@ -85,11 +86,12 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError(f"--scale must be positive, got {args.scale}")
     units = plan(ids, args.episodes, args.seed)
     out = Path(args.out) if args.out else default_out("eval", "miniwob")
-    config = agent_config(args)
+    pixels = pixel_limits(args)  # read once, handed to the loop and the model
+    config = agent_config(args, pixels)
     options = {"suite": "miniwob", "model": args.model, "base_url": base_url_option(args), "seed": args.seed,
                "scale": args.scale, "time_limit": args.time_limit, **asdict(config)}
     err = Console(stderr=True)
-    model = worker_model(args)
+    model = worker_model(args, pixels)
     workers = MiniWoBWorkers(model, config, scale=args.scale, time_limit=time_limit, headless=not args.headed)
     records = run_units(units, None, out, config=options, retry_errors=args.retry_errors, console=err,
                         label="MiniWoB++", make_worker=workers, workers=args.workers,
@@ -98,4 +100,4 @@ def main(args: argparse.Namespace) -> int:
     Console().print(results_table(summarise(records), title=f"MiniWoB++ ({len(records)} episodes)"))
     err.print(f"results: {out / 'results.jsonl'}  (rerun with --out {out} to resume)")
     announce(out, getattr(args, "report", False), err)
-    return 0
+    return for_evaluation(r.get("outcome") for r in records)

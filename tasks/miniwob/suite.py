@@ -9,6 +9,7 @@ from typing import Any
 from agent.loop import Agent, AgentConfig
 from agent.models.base import Model
 from agent.trajectory import TrajectoryWriter
+from environments.make import make_env
 from tasks.miniwob.task import DEFAULT_SCALE, TASK_AREA, MiniWoBEpisode, MiniWoBTask
 from tasks.runner import Unit
 
@@ -26,7 +27,8 @@ def episode_result(state, agent_result) -> dict[str, Any]:
     """The results.jsonl fields of one episode. The page decides success, never the model's own claim:
     success iff the page ended the episode with a positive raw reward. An episode the page never ended
     (step limit, the model gave up) scores -1, as the page's own timer would have."""
-    out: dict[str, Any] = {"steps": agent_result.steps, "agent_outcome": agent_result.outcome}
+    out: dict[str, Any] = {"steps": agent_result.steps, "agent_outcome": agent_result.outcome,
+                           "error": agent_result.error, "fault": agent_result.fault}
     if agent_result.answer is not None:
         out["answer"] = agent_result.answer
     if state is not None and state.done:
@@ -106,7 +108,8 @@ class MiniWoBSuite:
             instruction = episode.start()
             recorder = TrajectoryWriter(directory, image_format=self.image_format)
             run_info = {"suite": "miniwob", "task": unit.task, "episode": unit.episode, "seed": unit.seed}
-            result = Agent(self.model, episode, self.config, recorder).run(instruction, run_info=run_info)
+            env = make_env(episode, max_steps=self.config.max_steps)
+            result = Agent(self.model, env, self.config, recorder).run(instruction, run_info=run_info)
             state = episode.state() if result.outcome != "error" else _state_or_none(episode)
         finally:
             episode.close()

@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.cli import add_model_arguments
+from agent.options import add_model_arguments
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -46,17 +46,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--batch-size", type=positive_int, default=1,
                         help="in-process model: samples per forward pass (left-padded batch; default 1)")
-    add_model_arguments(parser)
-    parser.set_defaults(max_pixels=_EVAL_MAX_PIXELS)
-    for action in parser._actions:  # this suite's own default, see README "ScreenSpot"
-        if action.dest == "max_pixels":
-            action.help = (f"largest model-space area (default {_EVAL_MAX_PIXELS} = 16384·28·28, the model's own "
-                           "limit: no downscaling up to 4K; the Pro harness uses 99999999)")
+    add_model_arguments(parser, max_pixels=_EVAL_MAX_PIXELS, max_pixels_help=(
+        f"largest model-space area (default {_EVAL_MAX_PIXELS} = 16384·28·28, the model's own limit: no "
+        "downscaling up to 4K; the Pro harness uses 99999999)"))
 
 
 def main(args: argparse.Namespace) -> int:
-    from agent.cli import build_model, console, default_out
     from agent.errors import ConfigError
+    from agent.exits import for_evaluation
+    from agent.options import build_model, console, default_out, pixel_limits
     from agent.viewer import announce
     from tasks.screenspot.data import load
     from tasks.screenspot.grounding import QuerySettings
@@ -70,6 +68,7 @@ def main(args: argparse.Namespace) -> int:
     if workers > 1 and not args.base_url and not args.ray:
         console.print("[yellow]--workers > 1 needs a server (--base-url); the in-process model runs one at a time[/]")
         workers = 1
+    pixels = pixel_limits(args)  # read once, handed to the model and the query
     if args.batch_size > 1 and (args.base_url or args.ray):
         console.print("[yellow]--batch-size is for the in-process model; a server batches concurrent requests "
                       "itself (use --workers)[/]")
@@ -77,16 +76,16 @@ def main(args: argparse.Namespace) -> int:
     if args.ray:
         from tasks.runner import make_pool, worker_model
 
-        model = worker_model(args)
+        model = worker_model(args, pixels)
         pool_factory = partial(make_pool, args)
         pool_factory.address = args.ray
     else:
-        model = build_model(args)
+        model = build_model(args, pixels)
         if args.batch_size > 1 and not args.base_url:
             from agent.models.pool import Batched
 
             model, workers = Batched(model, args.batch_size), args.batch_size  # the workers fill the batches
-    settings = QuerySettings(min_pixels=args.min_pixels, max_pixels=args.max_pixels, prefill=args.prefill)
+    settings = QuerySettings(min_pixels=pixels.min_pixels, max_pixels=pixels.max_pixels, prefill=args.prefill)
     try:
         summary = evaluate(dataset, model, out, settings, workers=workers, limit=args.limit, language=args.language,
                            episode_timeout=args.episode_timeout, pool_factory=pool_factory,
@@ -95,7 +94,7 @@ def main(args: argparse.Namespace) -> int:
         if hasattr(model, "close"):
             model.close()
     announce(out, getattr(args, "report", False), console)
-    return 1 if summary["errors"] else 0
+    return for_evaluation("error" for _ in summary["errors"])
 
 
 def evaluate(dataset: Dataset, model: Model, out: str | Path, settings: QuerySettings, *, workers: int = 1,

@@ -20,7 +20,7 @@ from typing import Any
 from PIL import Image
 from rich.console import Console
 
-from agent.errors import ConfigError, OutOfRangeError, ParseError
+from agent.errors import ConfigError, OutOfRangeError, ParseError, error_record
 from agent.geometry import Geometry, ModelPoint, Size
 from agent.imaging import decode, encode_once, from_file, to_model_image
 from agent.models.base import Model
@@ -195,7 +195,8 @@ def run_samples(
         except (ConfigError, KeyboardInterrupt):
             raise
         except Exception as exc:  # noqa: BLE001 - one failed request must not end the evaluation; it reruns on resume
-            return {**sample.to_dict(), "outcome": "error", "success": False, "reason": f"{type(exc).__name__}: {exc}"}
+            return {**sample.to_dict(), "outcome": "error", "success": False, "reason": f"{type(exc).__name__}: {exc}",
+                    **error_record(exc)}
 
     # hundreds of lines a second: an fsync each would cost more than the requests
     pool = pool_factory(lambda index: run_one) if pool_factory is not None else None  # Ray: the same on each actor

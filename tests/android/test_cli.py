@@ -116,3 +116,18 @@ def test_cli_config_errors_exit_2(tmp_path):
     assert proc.returncode == 2 and "unknown Android task(s): NoSuchTask" in " ".join(proc.stderr.split())
     listing = subprocess.run([GUI_AGENT, "eval", "android", "--list"], capture_output=True, text=True, timeout=60)
     assert listing.returncode == 0 and "NotesCreate" in listing.stdout and "needs com.sim.notes" in listing.stdout
+
+
+def test_gui_agent_run_dry_run_leaves_the_phone_alone(sim_process, tmp_path):
+    port = sim_process
+    click_notes = '<tool_call>\n{"name": "mobile_use", "arguments": {"action": "click", "coordinate": [273, 151]}}\n</tool_call>'
+    done = '<tool_call>\n{"name": "mobile_use", "arguments": {"action": "terminate", "status": "success"}}\n</tool_call>'
+    with ScriptedServer([click_notes, done]) as server:
+        proc = subprocess.run([GUI_AGENT, "run", "Open Notes", "--env", "android", "--adb-port", str(port),
+                               "--adb-settle", "0", "--dry-run", "--base-url", server.base_url, "--model", "qwen",
+                               "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    step = json.loads((tmp_path / "run" / "steps.jsonl").read_text().splitlines()[0])
+    assert step["result"]["info"]["would"] == "click at (270, 150)"
+    assert (tmp_path / "run" / "dry-run" / "0001-click.png").is_file()
+    assert "com.sim.notes" not in adb(port, "shell", "dumpsys", "window").stdout.decode()  # nothing was tapped

@@ -20,6 +20,7 @@ from environments.android.device import DeviceUnavailable
 from environments.android.env import AndroidEnvironment
 from environments.android_sim import Phone
 from environments.base import Command
+from environments.make import make_env
 from tests.android.policy import UI
 from tools import get_tool
 
@@ -171,12 +172,16 @@ def test_open_unknown_app_is_fed_back(env):
         run(env, action="open", text="Spotify")
 
 
-def test_wait_answer_terminate(env):
+def test_wait_answer_terminate_are_the_frameworks(env):
+    composed = make_env(env, max_steps=5)
+    composed.reset()
     started = time.perf_counter()
-    run(env, action="wait", time=0.2)
+    run(composed, action="wait", time=0.2)
     assert time.perf_counter() - started >= 0.2
-    assert run(env, action="answer", text="42").info == {"answer": "42"} and env.last_answer == "42"
-    assert not run(env, action="terminate", status="success").done
+    assert run(composed, action="answer", text="42").info == {"answer": "42"}
+    assert not run(composed, action="terminate", status="success").done
+    with pytest.raises(ActionValidationError, match="not available on an Android device"):
+        run(env, action="answer", text="42")  # the adapter itself only does device verbs
 
 
 # -- a link that drops --------------------------------------------------------------------------------
@@ -268,3 +273,9 @@ def test_rotation_mid_episode_is_followed(env):
     assert obs.info["rotation"] == 1 and obs.input_size == Size(2400, 1080) and obs.screenshot_size == Size(2400, 1080)
     run(env, ScreenPoint(2300, 1000), action="click")
     assert env.shell("sim last-tap") == "2300 1000"
+
+
+def test_android_keeps_the_environment_contract(adb_server, phone):
+    from environments.conformance import assert_contract
+
+    assert_contract(AndroidEnvironment("emulator-5554", port=adb_server.port, settle=0, retry_seconds=2))

@@ -161,7 +161,7 @@ class RawGrab:
 
 def incremental_capture(env: DesktopEnvironment, app) -> float:
     """Median ms of `observe` after the app drew a 40x40 square (drawn outside the timing); nothing else
-    holds the observations, so each is updated in place as in the loop."""
+    holds the observations; each is a new image (the last one copied and patched), as in the loop."""
     times = []
     env.observe()
     for i in range(RUNS):
@@ -216,7 +216,7 @@ def stage_rows(env: DesktopEnvironment, app) -> list[tuple[str, float]]:
     env.settle_quiet = 0.0
     return [
         ("capture: full grab (env)", capture),
-        ("capture, incremental: a 40x40 square drawn (DAMAGE, grab it, narrow, paste in place)", incremental),
+        ("capture, incremental: a 40x40 square drawn (DAMAGE, grab it, narrow, paste onto a copy)", incremental),
         ("convert BGRX → RGB (full frame)", convert),
         (f"resize to model space {GEOMETRY.model}: full frame (torch antialiased bicubic)", resize),
         ("resize: one repainted 200x40 button (incremental)", resize_small),

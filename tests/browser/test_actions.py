@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from agent.errors import ActionValidationError
 from agent.geometry import ScreenPoint, Size
 from environments.base import Command
+from environments.make import make_env as compose
 from tools import get_tool
 
 TOOL = get_tool("computer_use")
@@ -109,10 +112,15 @@ def test_scroll_by_the_models_pixels_at_the_cursor(make_env) -> None:
     assert env.cursor == ScreenPoint(640, 360)
 
 
-def test_wait_and_terminate(env) -> None:
-    result = env.execute(command({"action": "wait", "time": 0.2}))
-    assert result.info["execute_ms"] >= 200
-    assert env.execute(command({"action": "terminate", "status": "success"})).done is False
+def test_wait_and_terminate_are_the_frameworks(env) -> None:
+    composed = compose(env, max_steps=5)
+    composed.reset()
+    started = time.perf_counter()
+    result = composed.execute(command({"action": "wait", "time": 0.2}))
+    assert time.perf_counter() - started >= 0.2 and result.info["waited_s"] == 0.2 and result.info["settled"]
+    assert composed.execute(command({"action": "terminate", "status": "success"})).done is False
+    with pytest.raises(ActionValidationError, match="not available in the browser"):
+        env.execute(command({"action": "wait", "time": 0.2}))  # the adapter itself only does device verbs
 
 
 def test_settle_waits_for_requests_in_flight(env) -> None:

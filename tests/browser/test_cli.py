@@ -98,3 +98,20 @@ def test_demo_with_local_weights_runs_the_model_on_the_app(tmp_path: Path, capsy
     run = json.loads((tmp_path / "out" / "run.json").read_text())
     assert run["environment"]["kind"] == "browser" and run["demo_task"] == "signin-notifications"
     assert (tmp_path / "out" / "result.json").is_file() and "model weights not found" not in err
+
+
+def test_run_dry_run_in_the_browser_executes_nothing(server, tmp_path: Path) -> None:
+    answers = [tool_call({"action": "left_click", "coordinate": [644, 342]}),  # the username field at 1280x720
+               tool_call({"action": "type", "text": "alice"}),
+               tool_call({"action": "terminate", "status": "success"})]
+    with ScriptedServer(answers) as model:
+        code = main(["run", "Type alice as the username.", "--env", "browser", "--url", server.url("demo/"),
+                     "--dry-run", "--base-url", model.base_url, "--model", "qwen", "--out", str(tmp_path / "run")])
+    assert code == 0
+    steps = [json.loads(line) for line in (tmp_path / "run" / "steps.jsonl").read_text().splitlines()]
+    assert steps[0]["result"]["info"]["would"] == "left_click at (640, 338)"
+    assert "target" not in steps[0]["result"]["info"]  # the browser never looked for an element to click
+    assert steps[1]["result"]["info"]["would"] == "type 'alice'"
+    assert steps[1]["observation"]["cursor"] == [0, 0]  # the mouse never moved
+    assert sorted(p.name for p in (tmp_path / "run" / "dry-run").iterdir()) == ["0001-left_click.png", "0002-type.png"]
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["environment"]["dry_run"].endswith("dry-run")

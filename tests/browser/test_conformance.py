@@ -30,3 +30,11 @@ def test_fractional_and_large_scales(make_env, viewport: Size, scale: float) -> 
     env = make_env(viewport, scale)
     checks = check_environment(env, ProbeDisplay(env), default_boxes(viewport, side=12))
     assert_conformant(checks, f"{viewport} @ {scale:g}")
+
+
+def test_browser_keeps_the_environment_contract(browser) -> None:
+    """Order of calls, framework actions above the adapter, an unsupported action fed back, close twice."""
+    from environments.browser import BrowserEnvironment
+    from environments.conformance import assert_contract
+
+    assert_contract(BrowserEnvironment(None, Size(640, 480), browser=browser))

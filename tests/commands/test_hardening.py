@@ -11,7 +11,7 @@ from agent.commands.common import PRINT_CAP, annotate
 from agent.fonts import label_font
 from agent.geometry import Geometry, Size
 from agent.models.testing import ScriptedServer
-from environments.x11.dryrun import draw_command
+from environments.dryrun import draw_command
 from tests.commands.conftest import make_screen
 from tests.commands.test_detect_ground import run_cli
 

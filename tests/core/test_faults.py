@@ -48,7 +48,8 @@ def _replays(tmp_path: Path) -> bool:
 def test_a_model_timeout_ends_the_episode_as_an_error_with_the_trajectory_intact(tmp_path: Path) -> None:
     model = FaultyModel(ReplayModel([CLICK, DONE]), {2: "timeout"})
     result, trajectory = _run(tmp_path, model)
-    assert result.outcome == "error" and result.reason.startswith("StepTimeout") and model.calls == 2
+    assert result.outcome == "error" and model.calls == 2
+    assert (result.error, result.fault) == ("ModelTimeout", "server") and result.reason.startswith("ModelTimeout")
     assert trajectory.result["outcome"] == "error" and len(trajectory.steps) == 2 and not trajectory.torn
     assert trajectory.steps[0]["action"]["action"] == "left_click" and "action" not in trajectory.steps[1]
     assert _replays(tmp_path)  # what it did record replays: one click, then the point where the server hung

@@ -142,12 +142,9 @@ class Checking:
 
     def __init__(self, env: DamageScreen, texts: list[str]) -> None:
         self.env, self.texts = env, iter(texts)
-        self.previous = None  # a weak reference: holding the image would force a copy
-        self.same_object = 0
+        self.seen: list[tuple[object, np.ndarray]] = []  # every image handed to the model, and its pixels then
 
     def generate(self, prompt):
-        import weakref
-
         from agent.models.base import Generation
 
         image = prompt.images[-1]
@@ -155,18 +152,23 @@ class Checking:
         reference = agent.imaging.to_model_image(screenshot, MODEL)
         diff = np.abs(np.asarray(image, np.int16) - np.asarray(reference, np.int16))
         assert np.percentile(diff, 99.9) <= 4 and diff.mean() < 0.1, (diff.max(), diff.mean())
-        self.same_object += self.previous is not None and self.previous() is image
-        self.previous = weakref.ref(image)
+        self.seen.append((image, np.asarray(image).copy()))
         return Generation(next(self.texts))
 
     def describe(self) -> dict:
         return {"name": self.name}
 
 
-def test_without_other_holders_the_model_image_is_patched_in_place() -> None:
+def test_model_images_handed_out_never_change_and_later_steps_are_patched(monkeypatch) -> None:
+    """Ownership is explicit: the cache patches a copy, so a model (or anyone) may keep every image."""
+    full_resizes = []
+    real = agent.imaging.to_model_image
+    monkeypatch.setattr(agent.imaging, "to_model_image", lambda image, size: full_resizes.append(1) or real(image, size))
     texts = [call(action="left_click", coordinate=[100 + 80 * i, 300]) for i in range(6)]
     env = DamageScreen()
     model = Checking(env, [*texts, call(action="terminate", status="success")])
     result = Agent(model, env, AgentConfig(max_steps=10)).run("click along")
     assert result.outcome == "success", result
-    assert model.same_object == 6  # every step after the first patched the one image in place
+    assert len({id(image) for image, _ in model.seen}) == len(model.seen) == 7
+    assert len(full_resizes) == 1 + 7  # the loop's first step; every later one was patched (+ Checking's references)
+    assert all(np.array_equal(np.asarray(image), pixels) for image, pixels in model.seen)

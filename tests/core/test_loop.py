@@ -71,7 +71,9 @@ def test_unusable_answers_are_fed_back_then_retried(tmp_path: Path) -> None:
 
 def test_retries_are_bounded(tmp_path: Path) -> None:
     result, t, model, _ = run(["nope"] * 10, tmp_path, max_retries=2)
-    assert result.outcome == "error" and "no usable answer in 3 tries" in result.reason
+    assert (result.outcome, result.error, result.fault) == ("failure", "ParseError", "model")
+    assert "no usable answer in 3 tries" in result.reason and result.exit_code == 1
+    assert t.result["outcome"] == "failure" and t.result["error"] == "ParseError" and "exception" not in t.result
     assert model.calls == 3 and len(t.steps[0]["attempts"]) == 3
 
 

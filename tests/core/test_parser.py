@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from agent.errors import CutOffAnswer, ParseError
-from agent.parser import Box, ToolCall, parse_boxes, parse_point, parse_points, parse_tool_calls
+from agent.parser import ModelBox, ToolCall, parse_boxes, parse_point, parse_points, parse_tool_calls
 
 CLICK = {"action": "left_click", "coordinate": [10, 20]}
 CALL = ToolCall("computer_use", CLICK)
@@ -59,17 +59,17 @@ def test_non_text_is_a_parse_error() -> None:
 
 
 BOXES = [
-    ("fenced list", '```json\n[{"bbox_2d": [10, 20, 30, 40], "label": "ok"}]\n```', [Box(10, 20, 30, 40, "ok")]),
+    ("fenced list", '```json\n[{"bbox_2d": [10, 20, 30, 40], "label": "ok"}]\n```', [ModelBox(10, 20, 30, 40, "ok")]),
     ("truncated list keeps complete items",
      '```json\n[{"bbox_2d": [1, 2, 3, 4], "label": "a"}, {"bbox_2d": [5, 6, 7, 8], "label": "b"}, {"bbox_2d": [9, 10,',
-     [Box(1, 2, 3, 4, "a"), Box(5, 6, 7, 8, "b")]),
-    ("single object", '{"bbox_2d": [30, 40, 10, 20], "label": "swapped"}', [Box(10, 20, 30, 40, "swapped")]),
-    ("prose then list", 'The objects are: [{"bbox_2d": [0, 0, 5, 5], "label": "x"}] done.', [Box(0, 0, 5, 5, "x")]),
+     [ModelBox(1, 2, 3, 4, "a"), ModelBox(5, 6, 7, 8, "b")]),
+    ("single object", '{"bbox_2d": [30, 40, 10, 20], "label": "swapped"}', [ModelBox(10, 20, 30, 40, "swapped")]),
+    ("prose then list", 'The objects are: [{"bbox_2d": [0, 0, 5, 5], "label": "x"}] done.', [ModelBox(0, 0, 5, 5, "x")]),
 ]
 
 
 @pytest.mark.parametrize(("name", "text", "expected"), BOXES, ids=[b[0] for b in BOXES])
-def test_boxes_table(name: str, text: str, expected: list[Box]) -> None:
+def test_boxes_table(name: str, text: str, expected: list[ModelBox]) -> None:
     assert parse_boxes(text) == expected
 
 
@@ -148,19 +148,19 @@ def test_reaching_the_token_limit_before_any_call_says_so() -> None:
 
 TOKEN = "<|object_ref_start|>the sign-in button<|object_ref_end|><|box_start|>(100,200),(300,400)<|box_end|>"
 BOX_TOKENS = [
-    ("ref and box", TOKEN, [Box(100, 200, 300, 400, "the sign-in button")]),
-    ("box only", "<|box_start|>(100,200),(300,400)<|box_end|>", [Box(100, 200, 300, 400)]),
-    ("spaces and decimals", "<|box_start|>( 10.5 , 20 ), ( 30 , 40.25 )<|box_end|>", [Box(10.5, 20, 30, 40.25)]),
-    ("corners swapped", "<|box_start|>(300,400),(100,200)<|box_end|>", [Box(100, 200, 300, 400)]),
-    ("absolute pixels above 1000", "<|box_start|>(1200,50),(1310,90)<|box_end|>", [Box(1200, 50, 1310, 90)]),
+    ("ref and box", TOKEN, [ModelBox(100, 200, 300, 400, "the sign-in button")]),
+    ("box only", "<|box_start|>(100,200),(300,400)<|box_end|>", [ModelBox(100, 200, 300, 400)]),
+    ("spaces and decimals", "<|box_start|>( 10.5 , 20 ), ( 30 , 40.25 )<|box_end|>", [ModelBox(10.5, 20, 30, 40.25)]),
+    ("corners swapped", "<|box_start|>(300,400),(100,200)<|box_end|>", [ModelBox(100, 200, 300, 400)]),
+    ("absolute pixels above 1000", "<|box_start|>(1200,50),(1310,90)<|box_end|>", [ModelBox(1200, 50, 1310, 90)]),
     ("two boxes", TOKEN + "<|object_ref_start|>ok<|object_ref_end|><|box_start|>(1,2),(3,4)<|box_end|><|im_end|>",
-     [Box(100, 200, 300, 400, "the sign-in button"), Box(1, 2, 3, 4, "ok")]),
-    ("prose around", "Sure. " + TOKEN + " That is it.", [Box(100, 200, 300, 400, "the sign-in button")]),
+     [ModelBox(100, 200, 300, 400, "the sign-in button"), ModelBox(1, 2, 3, 4, "ok")]),
+    ("prose around", "Sure. " + TOKEN + " That is it.", [ModelBox(100, 200, 300, 400, "the sign-in button")]),
 ]
 
 
 @pytest.mark.parametrize(("name", "text", "expected"), BOX_TOKENS, ids=[b[0] for b in BOX_TOKENS])
-def test_qwen2vl_box_tokens_are_boxes(name: str, text: str, expected: list[Box]) -> None:
+def test_qwen2vl_box_tokens_are_boxes(name: str, text: str, expected: list[ModelBox]) -> None:
     assert parse_boxes(text) == expected
     assert parse_point(text) == expected[0].center  # the centre, never the first corner
 
@@ -288,7 +288,7 @@ def test_fuzz_a_cut_answer_reads_only_what_the_whole_answer_says(answer: str, da
 def _grounding_answers(draw) -> tuple[str, tuple[float, float], bool]:
     """(answer, the point it names, whether a prefix may read a different point without the stop reason)."""
     x1, y1, x2, y2 = (draw(_NUMBER) for _ in range(4))
-    box = Box.of(x1, y1, x2, y2)
+    box = ModelBox.of(x1, y1, x2, y2)
     label = draw(st.sampled_from(["ok", "the (1, 2) button", "a]b", ""]))
     forms = [
         ('<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": ['

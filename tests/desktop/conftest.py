@@ -141,7 +141,7 @@ def call(action: str, at: tuple[float, float] | None = None, **args) -> dict:
 def run_script(env: DesktopEnvironment, actions: list[dict], config: AgentConfig | None = None) -> EpisodeResult:
     """Run ``actions`` through the whole pipeline, as model text in model space, then terminate."""
     config = config or AgentConfig(max_steps=len(actions) + 1, max_retries=0)
-    obs = env.observe()
+    obs = env.unwrapped.observe()  # a composed env must be reset first; the adapter can be looked at
     geometry = Geometry.for_screenshot(obs.screenshot_size, obs.input_size, min_pixels=config.min_pixels,
                                        max_pixels=config.max_pixels, origin=obs.origin)
     texts = []

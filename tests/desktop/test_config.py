@@ -18,6 +18,7 @@ from agent.loop import Agent, AgentConfig
 from agent.models import ReplayModel
 from environments.conformance import assert_conformant, check_environment, default_boxes
 from environments.desktop import DesktopEnvironment, input_space, pick_monitor, wheel_clicks
+from environments.make import make_env
 from tests.desktop.conftest import TkTargetDisplay, call, run_script
 from tests.desktop.tk_app import TARGETS
 
@@ -145,11 +146,11 @@ def test_clicks_land_on_a_monitor_that_does_not_start_at_zero(desktop):
 def test_dry_run_draws_instead_of_acting(desktop, tmp_path, monkeypatch):
     env, app = desktop
     monkeypatch.setenv("XAUTHORITY", env.virtual.environ()["XAUTHORITY"])  # what a user attaching would export
-    with DesktopEnvironment(env.display_name, dry_run=tmp_path) as dry:  # attaches like --display :N
+    with DesktopEnvironment(env.display_name) as dry:  # attaches like --display :N
         before = dry._pointer()
         box = TARGETS["left"]
         since = app.mark()
-        result = run_script(dry, [call("left_click", ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)),
+        result = run_script(make_env(dry, max_steps=5, dry_run=tmp_path), [call("left_click", ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)),
                                   call("type", text="nothing typed")])
         assert dry._pointer() == before
     images = sorted(tmp_path.glob("*.png"))
@@ -180,3 +181,11 @@ def test_a_dead_x_server_ends_the_episode_as_an_environment_error():
 def tool_call(action: str, coordinate: list[float]) -> str:
     arguments = {"action": action, "coordinate": coordinate}
     return "<tool_call>\n" + json.dumps({"name": "computer_use", "arguments": arguments}) + "\n</tool_call>"
+
+
+def test_desktop_keeps_the_environment_contract():
+    """Order of calls, framework actions above the adapter, an unsupported action fed back, close twice
+    (the second close must not stop an Xvfb twice or hang on a closed connection)."""
+    from environments.conformance import assert_contract
+
+    assert_contract(DesktopEnvironment(virtual=Size(640, 480)))

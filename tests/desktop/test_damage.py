@@ -8,7 +8,6 @@ cursors do not blink, so nothing draws on its own between the two grabs.
 from __future__ import annotations
 
 import time
-import weakref
 
 import numpy as np
 from hypothesis import given
@@ -16,10 +15,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from agent.geometry import Size
+from agent.rects import changed_box, clip, merge_near, total_area
 from environments.desktop import DesktopEnvironment
 from environments.wrappers import Wrapper
 from environments.x11 import capture as capture_module
-from environments.x11.damage import MAX_BOXES, area, changed_box, clip, merge
 from tests.desktop.conftest import TkApp, call, run_script, wait_for_pixel
 from tests.desktop.tk_app import HANDLE, LIST_BOX, TARGETS, TEXT_BOX
 
@@ -96,7 +95,7 @@ def test_incremental_frames_equal_full_grabs_for_every_action(desktop):
     damaged = [d for d in checked.damages if d.boxes]
     assert len(damaged) >= 5, checked.damages  # clicks recolour targets, typing and scrolling redraw
     assert any(not d.boxes for d in checked.damages), "a step that draws nothing reports no damage"
-    share = max(area(d.boxes) for d in damaged) / (env.monitor["width"] * env.monitor["height"])
+    share = max(total_area(d.boxes) for d in damaged) / (env.monitor["width"] * env.monitor["height"])
     assert share < 0.5, "damage stays local to what was drawn"
     for obs, kept in checked.kept:  # screenshots handed out never change afterwards
         assert np.array_equal(np.asarray(obs.screenshot), kept), f"frame {obs.frame} was modified"
@@ -165,8 +164,8 @@ boxes = st.lists(st.tuples(st.integers(-50, 700), st.integers(-50, 500), st.inte
 def test_clip_and_merge_cover_every_damaged_pixel(raw):
     bounds = (20, 10, 660, 490)  # a monitor at +20+10
     clipped = clip(raw, bounds)
-    merged = merge(clipped)
-    assert len(merged) <= MAX_BOXES
+    merged = merge_near(clipped)
+    assert len(merged) <= 16
     w, h = bounds[2] - bounds[0], bounds[3] - bounds[1]
     want = np.zeros((h, w), bool)
     for left, top, right, bottom in raw:  # root coordinates
@@ -176,32 +175,34 @@ def test_clip_and_merge_cover_every_damaged_pixel(raw):
         assert 0 <= left < right <= w and 0 <= top < bottom <= h
 
 
-class Reuses(Wrapper):
-    """Counts observations whose screenshot is the previous one's image, updated in place; holds nothing."""
+class Keeps(Wrapper):
+    """Keeps every observation and a copy of its pixels as they were handed out."""
 
     def __init__(self, env) -> None:
         super().__init__(env)
-        self.previous, self.reused, self.damaged = None, 0, 0
+        self.kept: list[tuple[object, np.ndarray]] = []
 
     def reset(self):
-        obs = self.env.reset()
-        self.previous = weakref.ref(obs.screenshot)
-        return obs
+        return self._keep(self.env.reset())
 
     def observe(self):
-        obs = self.env.observe()
-        if obs.damage is not None and obs.damage.boxes and self.previous is not None:
-            self.damaged += 1
-            self.reused += obs.screenshot is self.previous()
-        self.previous = weakref.ref(obs.screenshot)
+        return self._keep(self.env.observe())
+
+    def _keep(self, obs):
+        self.kept.append((obs, pixels(obs.screenshot)))
         return obs
 
 
-def test_the_loop_lets_go_so_screenshots_are_updated_in_place(desktop):
+def test_screenshots_handed_out_never_change_whoever_keeps_them(desktop):
+    """No reference counting: a damaged step gets a new image, an undamaged one the same, and every image
+    handed out keeps its pixels however long anyone holds it."""
     env, app = desktop
-    reuses = Reuses(env)
-    run_script(reuses, [call("left_click", centre(TARGETS[name])) for name in ("left", "middle", "cursor")])
-    assert reuses.damaged >= 2 and reuses.reused == reuses.damaged, (reuses.damaged, reuses.reused)
+    keeps = Keeps(env)
+    run_script(keeps, [call("left_click", centre(TARGETS[name])) for name in ("left", "middle", "cursor")])
+    damaged = [(before, after) for (before, _), (after, _) in zip(keeps.kept, keeps.kept[1:], strict=False)
+               if after.damage is not None and after.damage.boxes]
+    assert len(damaged) >= 2 and all(a.screenshot is not b.screenshot for b, a in damaged)
+    assert all(np.array_equal(pixels(obs.screenshot), then) for obs, then in keeps.kept)
 
 
 def test_a_screenshot_someone_holds_is_copied_not_changed(desktop):

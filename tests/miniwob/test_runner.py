@@ -140,7 +140,7 @@ def test_a_start_that_stopped_before_any_result_does_not_block_the_corrected_one
 
 
 def test_an_eval_stops_after_consecutive_server_failures_and_resumes_exactly_those(tmp_path):
-    from agent.errors import ServerFailing, StepTimeout
+    from agent.errors import ModelTimeout, ServerFailing
 
     quiet = Console(file=io.StringIO())
     calls: list[str] = []
@@ -149,7 +149,7 @@ def test_an_eval_stops_after_consecutive_server_failures_and_resumes_exactly_tho
         calls.append(unit.key)
         if unit.key == "a#0":
             return {"outcome": "failure"}  # a task failure does not count towards the streak
-        raise StepTimeout("the model server did not answer within 120 s (1 try)")
+        raise ModelTimeout("the model server did not answer within 120 s (1 try)")
 
     with pytest.raises(ServerFailing, match="the last 3 units failed on the model server.*--retry-errors"):
         run_units(plan(["a", "b"], 3), hung_server, tmp_path, console=quiet)

@@ -113,12 +113,12 @@ def test_prefill_is_rendered_and_excluded_from_the_text(tiny_model):
 
 
 def test_agent_loop_plumbing_records_every_attempt(tiny_model, tmp_path):
-    """Random weights answer garbage: the episode ends "error" after the retries, all recorded."""
+    """Random weights answer garbage: the episode ends "failure" (the model's) after the retries, all recorded."""
     config = AgentConfig(max_steps=3, max_retries=2)
     env = CanvasEnvironment(Size(1280, 720))
     env.show_target((600, 300, 680, 360))
     result = Agent(tiny_model, env, config, TrajectoryWriter(tmp_path / "run")).run("click the magenta square")
-    assert result.outcome == "error"
+    assert (result.outcome, result.fault) == ("failure", "model")
     assert "3 tries" in result.reason
     trajectory = Trajectory.load(tmp_path / "run")
     assert trajectory.run["model"]["backend"] == "transformers"
@@ -127,7 +127,7 @@ def test_agent_loop_plumbing_records_every_attempt(tiny_model, tmp_path):
     assert all(isinstance(a["raw"], str) and a.get("error") for a in attempts)
     assert attempts[0]["feedback"] is None and attempts[1]["feedback"] == attempts[0]["error"]
     assert trajectory.steps[0]["geometry"]["model"] == [1288, 728]
-    assert trajectory.result["outcome"] == "error"
+    assert trajectory.result["outcome"] == "failure" and trajectory.result["fault"] == "model"
 
 
 def test_video_prompt_uses_video_inputs(tiny_model):
@@ -337,3 +337,15 @@ def test_token_budget_reached_is_finish_reason_length(tiny_model):
     finally:
         tiny_model.max_new_tokens = saved
     assert "length" in reasons  # the seeded random model never says <|im_end|> first: one budget at least is reached
+
+
+def test_pixel_limits_are_read_once_and_handed_to_loop_and_model(tiny_model_dir):
+    """`gui-agent run` reads --min/--max-pixels once; the loop's config and the model get the same limits."""
+    from agent.cli import build_parser
+    from agent.options import agent_config, build_model, pixel_limits
+
+    args = build_parser().parse_args(["run", "x", "--env", "browser", "--model", str(tiny_model_dir),
+                                      "--min-pixels", "6272", "--max-pixels", "200704"])
+    pixels = pixel_limits(args)
+    config, model = agent_config(args, pixels), build_model(args, pixels)
+    assert (config.min_pixels, config.max_pixels) == (model.min_pixels, model.max_pixels) == (6272, 200704)
