@@ -131,8 +131,10 @@ def test_settle_waits_for_requests_in_flight(env) -> None:
 
 def test_settle_waits_for_animations(env) -> None:
     result = env.execute(command({"action": "left_click", "coordinate": [1, 1]}, (400, 140)))  # 300 ms transition
+    # What matters: when execute returns, the transition has finished. (Its waiting time is not asserted: on a
+    # loaded machine the click itself can take most of the 300 ms, leaving the settle less to wait.)
     assert env.page.evaluate("document.getAnimations().filter(a => a.playState === 'running').length") == 0
-    assert result.info["settle_ms"] >= 250
+    assert result.info["settle_ms"] > 0 and result.info["settled"] is not False
 
 
 def test_observation_sizes_and_info(make_env) -> None:
