@@ -2,9 +2,10 @@
 
 The served limits are the client's defaults (max_pixels 1,003,520, one image per prompt), lower than the
 checkpoint's, so this server also shows the handshake against a server that resizes: a client that sends
-larger images stops with exit 2. The module ends by stopping the server with Ctrl-C in the middle of an
-episode and an evaluation: the episode ends `error` with its trajectory intact, and the evaluation
-resumes against the session's other server.
+larger images stops with exit 2. The module ends by SIGKILLing vLLM's whole process group in the middle of
+an episode and an evaluation (the server's last use): the episode ends `error` naming the server with its
+trajectory intact, `serve` reports the death and exits 1, and the evaluation resumes against the session's
+other server. The fixture's teardown then finds nothing left to stop.
 """
 
 from __future__ import annotations
@@ -167,9 +168,10 @@ def _lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def test_ctrl_c_mid_episode_and_mid_eval(served: Served, vllm_server, tmp_path: Path) -> None:
-    """Ctrl-C stops serve and all of vLLM; the episode ends `error` with its trajectory intact and the
-    evaluation resumes against the session's other server (same served name, same client limits)."""
+def test_vllm_killed_mid_episode_and_mid_eval(served: Served, vllm_server, tmp_path: Path) -> None:
+    """vLLM's whole process group SIGKILLed (an OOM kill, a crash): the episode ends `error` naming the server,
+    its trajectory intact and readable, and the evaluation resumes exactly the unfinished samples against the
+    session's other server (same served name, same client limits). Must stay the last use of `served`."""
     from agent.trajectory import Trajectory
     from environments.webapps import WebAppServer
 
@@ -190,12 +192,14 @@ def test_ctrl_c_mid_episode_and_mid_eval(served: Served, vllm_server, tmp_path: 
             assert run.poll() is None and evaluation.poll() is None, (run.poll(), evaluation.poll())
             assert time.monotonic() < deadline, "the episode and the evaluation did not get going"
             time.sleep(0.2)
-        served.process.send_signal(signal.SIGINT)  # what Ctrl-C in serve's terminal does
-        assert served.process.wait(120) == 0
+        assert _group_members(served.vllm_pid), "vLLM was not running"
+        os.killpg(served.vllm_pid, signal.SIGKILL)  # no goodbye: in-flight requests see their connection drop
+        assert served.process.wait(120) == 1  # serve notices that vLLM died and says so
         run_err = run.communicate(timeout=300)[1]
         eval_err = evaluation.communicate(timeout=300)[1]
-    assert not _group_members(served.vllm_pid), "vLLM processes outlived serve"
-    assert "vLLM stopped." in "".join(served.stderr)
+    assert not _group_members(served.vllm_pid), "vLLM processes outlived the kill"
+    serve_err = " ".join("".join(served.stderr).split())
+    assert "vLLM exited on its own (code -9)" in serve_err and "vLLM stopped." in serve_err
 
     assert run.returncode != 0, run_err
     trajectory = Trajectory.load(run_out)
@@ -205,13 +209,23 @@ def test_ctrl_c_mid_episode_and_mid_eval(served: Served, vllm_server, tmp_path: 
     for step in trajectory.steps:
         assert (run_out / step["screenshot"]).is_file()
 
+    assert json.loads((run_out / "run.json").read_text())["model"]["base_url"] == served.base_url
+    assert len(_lines(run_out / "steps.jsonl")) == len(trajectory.steps)  # every line whole
+
     done_before = _lines(eval_out / "results.jsonl")
-    assert evaluation.returncode != 0 and 2 <= len(done_before) < samples, eval_err
+    finished_before = {r["id"] for r in done_before if r.get("outcome") != "error"}
+    failed = [r for r in done_before if r.get("outcome") == "error"]  # units the dead server failed, if any
+    assert evaluation.returncode != 0 and 2 <= len(finished_before) < samples, eval_err
+    assert all(r.get("fault") == "server" and served.base_url in r["reason"] for r in failed), failed
+    assert served.base_url in eval_err  # the evaluation, too, names the server that went away
     resumed = main([*eval_args, "--base-url", vllm_server.base_url, "--model", TINY_NAME, "--constrain-tool-calls",
                     "click,type"])
     assert resumed == 0
     records = _lines(eval_out / "results.jsonl")
-    assert len({r["id"] if "id" in r else r["instruction"] for r in records}) == samples
     assert records[: len(done_before)] == done_before  # nothing recorded was lost or rewritten
+    rerun = [r["id"] for r in records[len(done_before):]]
+    everything = {r["id"] for r in records}
+    assert len(everything) == samples and all(r.get("outcome") != "error" for r in records[len(done_before):])
+    assert sorted(rerun) == sorted(everything - finished_before)  # exactly the unfinished units, each once
     assert json.loads((eval_out / "summary.json").read_text())["scored"] == samples
     Image.open(run_out / trajectory.steps[0]["screenshot"]).verify()
