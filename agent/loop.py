@@ -88,6 +88,7 @@ class _Episode:
     history: list[str] = field(default_factory=list)
     answer: str | None = None
     steps: int = 0
+    handshake: dict[str, Any] | None = None  # the model's handshake as last recorded in a step
 
 
 class Agent:
@@ -141,6 +142,8 @@ class Agent:
                 raise
         finally:
             record = result.to_dict() | {"finished_at": _now(), "instruction": instruction}
+            if isinstance(handshake := getattr(self.model, "handshake", None), dict):
+                record["handshake"] = dict(handshake)  # run.json holds it as it was before the first request
             self.recorder.finish(record)
         return result
 
@@ -178,6 +181,9 @@ class Agent:
             action, command, outcome = self._act(episode, geometry, record, timings)
         finally:
             record["timings"] = {k: round(v, 6) for k, v in timings.items()}
+            handshake = getattr(self.model, "handshake", None)
+            if isinstance(handshake, dict) and handshake != episode.handshake:  # its outcome, in the step that got it
+                record["handshake"] = episode.handshake = dict(handshake)
             self.recorder.append_step(record)
         if action.action == "answer":
             episode.answer = action.text

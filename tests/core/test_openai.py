@@ -85,3 +85,17 @@ def test_loop_records_config_error_then_raises(tmp_path) -> None:
         Agent(OpenAIModel(server.base_url, "b"), CanvasEnvironment(), AgentConfig(), TrajectoryWriter(tmp_path)).run("x")
     assert json.loads((tmp_path / "result.json").read_text())["outcome"] == "error"
     assert Trajectory.load(tmp_path).result["reason"].startswith("ModelUnavailableError")
+
+
+def test_the_handshake_outcome_is_in_the_first_step_and_in_result_json(tmp_path) -> None:
+    """run.json is written before the first request (handshake "pending"); the verdict lands where a reader looks."""
+    from agent.trajectory import Trajectory, TrajectoryWriter
+
+    click = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [10, 10]}}\n</tool_call>'
+    with ScriptedServer([click, DONE]) as server:  # reports no prompt tokens: the handshake can only say so
+        Agent(OpenAIModel(server.base_url, "qwen"), CanvasEnvironment(), AgentConfig(), TrajectoryWriter(tmp_path)).run("x")
+    trajectory = Trajectory.load(tmp_path)
+    assert trajectory.run["model"]["handshake"]["status"] == "pending"
+    assert len(trajectory.steps) == 2 and trajectory.steps[0]["handshake"]["status"] == "no_usage"
+    assert "handshake" not in trajectory.steps[1]  # unchanged since the step that recorded it
+    assert trajectory.result["handshake"] == trajectory.steps[0]["handshake"]

@@ -32,6 +32,11 @@ def test_agent_on_the_demo_app_through_vllm(vllm_server, tmp_path: Path) -> None
     trajectory = Trajectory.load(out)
     assert trajectory.result["outcome"] == "step_limit" and code == 1, trajectory.result  # no terminate allowed
     assert trajectory.run["model"]["handshake"]["status"] == "pending"  # written before the first request
+    first = trajectory.steps[0]["handshake"]  # its outcome: in the step that made it, and in result.json
+    assert first["status"] == "match" and first["extra_requests"] == 1
+    assert first["image_tokens"] == first["expected_tokens"] == trajectory.steps[0]["image_tokens"]
+    assert all("handshake" not in step for step in trajectory.steps[1:])  # recorded when it changes, not again
+    assert trajectory.result["handshake"] == first
     executed = [step for step in trajectory.steps if "action" in step]
     assert len(executed) == len(trajectory.steps) == 4  # every step's answer was used
     model_w, model_h = trajectory.steps[0]["geometry"]["model"]
