@@ -7,31 +7,8 @@ from pathlib import Path
 import pytest
 
 from agent.geometry import ScreenPoint, Size
-from environments.browser import DEFAULT_VIEWPORT, BrowserEnvironment, find_chromium, launch_browser
+from environments.browser import DEFAULT_VIEWPORT, BrowserEnvironment
 from environments.conformance import Box
-from environments.webapps import WebAppServer
-
-
-def _require_chromium() -> None:
-    if find_chromium() is None:
-        pytest.fail("Chromium is missing: install Debian's chromium (`make system-deps`) — these tests need a real "
-                    "browser", pytrace=False)
-
-
-@pytest.fixture(scope="session")
-def server():
-    with WebAppServer() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """One browser per test module; each environment gets its own context (size, scale) in it."""
-    _require_chromium()
-    playwright, shared = launch_browser()
-    yield shared
-    shared.close()
-    playwright.stop()
 
 
 @pytest.fixture

@@ -12,28 +12,12 @@ import pytest
 
 from agent.geometry import Size
 from agent.models.base import Generation
-from environments.browser import BrowserEnvironment, find_chromium, launch_browser
+from environments.browser import BrowserEnvironment
 from environments.recorder import BrowserRecorder
 from environments.webapps import WebAppServer
 
 VIEWPORT = Size(1280, 720)
 MASKS = ["#toast"]  # the "Settings saved" toast fades on a timer: not part of what the tests compare
-
-
-@pytest.fixture(scope="session")
-def server():
-    with WebAppServer() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if find_chromium() is None:
-        pytest.fail("Chromium is missing: install Debian's chromium (`make system-deps`)", pytrace=False)
-    playwright, shared = launch_browser()
-    yield shared
-    shared.close()
-    playwright.stop()
 
 
 def click(recorder: BrowserRecorder, selector: str) -> None:

@@ -10,16 +10,9 @@ from pathlib import Path
 import pytest
 
 from environments.chromium import find_chromium
-from environments.webapps import WebAppServer
 
 ROOT = Path(__file__).resolve().parents[2]
 GUI_AGENT = Path(sys.executable).parent / "gui-agent"
-
-
-@pytest.fixture(scope="session")
-def server():
-    with WebAppServer() as s:
-        yield s
 
 
 @pytest.fixture
@@ -36,13 +29,3 @@ def gui_agent():
     return run
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from environments.chromium import launch_browser
-
-    if find_chromium() is None:
-        pytest.fail("Chromium is missing: install Debian's chromium (`make system-deps`)", pytrace=False)
-    playwright, shared = launch_browser()
-    yield shared
-    shared.close()
-    playwright.stop()

@@ -6,26 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from environments.chromium import find_chromium, launch_browser
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if find_chromium() is None:
-        pytest.fail("Chromium is missing: install Debian's chromium (`make system-deps`)", pytrace=False)
-    playwright, browser = launch_browser()
-    yield browser
-    browser.close()
-    playwright.stop()
-
 
 @pytest.fixture
-def open_report(chromium):
+def open_report(browser):
     """``open_report(path)`` -> a page showing the report offline; ``page.requests`` lists what it asked for."""
     contexts = []
 
     def open_(path: Path, width: int = 1600):
-        context = chromium.new_context(viewport={"width": width, "height": 1000}, offline=True)
+        context = browser.new_context(viewport={"width": width, "height": 1000}, offline=True)
         contexts.append(context)
         requests: list[str] = []
 
