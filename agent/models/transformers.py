@@ -156,15 +156,7 @@ class TransformersModel:
 
     # -- inputs -------------------------------------------------------------------------------------
     def _image_inputs(self, prompt: Prompt):
-        images = [image.convert("RGB") for image in prompt.images]
-        for image in images:
-            check_model_sized(image.size)
-        kwargs: dict[str, Any] = {}
-        if images:
-            areas = [w * h for w, h in (image.size for image in images)]
-            # smart_resize of a 28-multiple whose area lies in [min, max] is the identity
-            kwargs["images"] = images
-            kwargs["size"] = {"shortest_edge": min(areas), "longest_edge": max(areas)}
+        images, kwargs = _processor_images(prompt.images)
         inputs = self.processor(text=[prompt.render()], return_tensors="pt", **kwargs)
         image_tokens = 0
         if images:
@@ -177,14 +169,7 @@ class TransformersModel:
         return inputs, image_tokens
 
     def _image_inputs_batch(self, prompts: list[Prompt]):
-        images = [image.convert("RGB") for p in prompts for image in p.images]
-        for image in images:
-            check_model_sized(image.size)
-        kwargs: dict[str, Any] = {}
-        if images:
-            areas = [w * h for w, h in (image.size for image in images)]
-            kwargs["images"] = images
-            kwargs["size"] = {"shortest_edge": min(areas), "longest_edge": max(areas)}
+        images, kwargs = _processor_images([image for p in prompts for image in p.images])
         tokenizer = self.processor.tokenizer
         side, tokenizer.padding_side = tokenizer.padding_side, "left"
         try:
@@ -394,3 +379,15 @@ def video_patches(frames: list, mean, std, temporal: int = 2, merge: int = 2) ->
 def _offline() -> bool:
     """HF_HUB_OFFLINE as set now (huggingface_hub reads it once, at import)."""
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def _processor_images(images: list) -> tuple[list, dict[str, Any]]:
+    """RGB copies of model-sized images and the processor arguments that make its resize a no-op for them
+    (smart_resize of a 28-multiple whose area lies in [min, max] is the identity)."""
+    images = [image.convert("RGB") for image in images]
+    for image in images:
+        check_model_sized(image.size)
+    if not images:
+        return images, {}
+    areas = [w * h for w, h in (image.size for image in images)]
+    return images, {"images": images, "size": {"shortest_edge": min(areas), "longest_edge": max(areas)}}
