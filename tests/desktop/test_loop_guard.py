@@ -21,6 +21,7 @@ def test_guard_reads_damage_then_sees_a_repaint(desktop) -> None:
     # few ms on an idle machine but can take longer than the 30 ms default quiet window on a loaded one, so
     # the test gives the app a generous window: what is tested is the guard, not Tk's latency.
     env.settle_quiet = 0.3
+    app.command("reset_targets")  # the session's Tk app: earlier tests may have clicked "left" already
     guard = LoopGuard(env)
     guard.reset()
     quiet = guard.execute(command(action="key", keys=["shift"]))  # a device action that draws nothing

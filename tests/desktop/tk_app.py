@@ -126,6 +126,9 @@ class App:
             self.text.focus_force()
         elif name == "reset_scroll":
             self.scroller.yview_moveto(0)
+        elif name == "reset_targets":  # clicked targets back to their first colour
+            for target in TARGETS:
+                self.canvas.itemconfigure(self.canvas.find_withtag(target)[0], fill="#5a8dd6")
         self.root.update_idletasks()
         self.root.winfo_pointerxy()  # a round trip: the X server has drawn everything Tk sent before the ack
         emit(type="ack", id=cmd.get("id"), cmd=name, **self.state())
