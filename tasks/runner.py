@@ -120,6 +120,23 @@ def runner_options(args: Any) -> dict[str, Any]:
             "ray_cpus": getattr(args, "ray_cpus", None) if getattr(args, "ray", None) else None}
 
 
+def run_episodes(args: Any, units: list[Unit], out: Path, options: dict[str, Any], make_worker: MakeWorker, *,
+                 label: str, workers: int, console: Console, summary: dict[str, Any] | None = None) -> int:
+    """An episode suite's command from its planned units on: run them (resumable), write ``summary.json``,
+    print the table and where the results are, announce the report; returns the evaluation's exit code."""
+    from agent.exits import for_evaluation
+    from agent.viewer import announce
+
+    records = run_units(units, None, out, config=options, retry_errors=args.retry_errors, console=console,
+                        label=label, make_worker=make_worker, workers=workers,
+                        episode_timeout=args.episode_timeout, pool=make_pool(args, make_worker))
+    write_summary(out, records, options | runner_options(args) | (summary or {}))
+    Console().print(results_table(summarise(records), title=f"{label} ({len(records)} episodes)"))
+    console.print(f"results: {out / 'results.jsonl'}  (rerun with --out {out} to resume)")
+    announce(out, getattr(args, "report", False), console)
+    return for_evaluation(r.get("outcome") for r in records)
+
+
 def plan(tasks: Iterable[str], episodes: int, seed: int = 0) -> list[Unit]:
     """``episodes`` units per task, task by task; episode ``i`` gets seed ``seed + i`` for every task,
     so reruns and other models see the very same problems."""

@@ -42,22 +42,11 @@ def main(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from agent.errors import ConfigError
-    from agent.exits import for_evaluation
     from agent.options import agent_config, base_url_option, default_out, pixel_limits
-    from agent.viewer import announce
     from environments.android.env import AndroidEnvironment
     from tasks.android.episode import AndroidWorkers
     from tasks.android.suite import REGISTRY
-    from tasks.runner import (
-        make_pool,
-        plan,
-        results_table,
-        run_units,
-        runner_options,
-        summarise,
-        worker_model,
-        write_summary,
-    )
+    from tasks.runner import plan, run_episodes, worker_model
 
     if args.list:
         for task_id, cls in REGISTRY.items():
@@ -83,14 +72,8 @@ def main(args: argparse.Namespace) -> int:
     model = worker_model(args, pixels)
     workers = AndroidWorkers(model, config, tuple(serials), args.adb_host, args.adb_port, args.adb_capture,
                              args.adb_settle)
-    records = run_units(units, None, out, config=options, retry_errors=args.retry_errors, console=err,
-                        label="Android", make_worker=workers, workers=len(serials),
-                        episode_timeout=args.episode_timeout, pool=make_pool(args, workers))
-    write_summary(out, records, options | runner_options(args) | {"serials": serials})
-    Console().print(results_table(summarise(records), title=f"Android ({len(records)} episodes)"))
-    err.print(f"results: {out / 'results.jsonl'}  (rerun with --out {out} to resume)")
-    announce(out, getattr(args, "report", False), err)
-    return for_evaluation(r.get("outcome") for r in records)
+    return run_episodes(args, units, out, options, workers, label="Android", workers=len(serials), console=err,
+                        summary={"serials": serials})
 
 
 def _serials(args: argparse.Namespace) -> list[str | None]:

@@ -60,20 +60,9 @@ def main(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from agent.errors import ConfigError
-    from agent.exits import for_evaluation
     from agent.options import agent_config, base_url_option, default_out, pixel_limits
-    from agent.viewer import announce
     from tasks.miniwob.suite import MiniWoBWorkers
-    from tasks.runner import (
-        make_pool,
-        plan,
-        results_table,
-        run_units,
-        runner_options,
-        summarise,
-        worker_model,
-        write_summary,
-    )
+    from tasks.runner import plan, run_episodes, worker_model
 
     if args.list:
         print("\n".join(task_ids()))
@@ -93,11 +82,4 @@ def main(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
     model = worker_model(args, pixels)
     workers = MiniWoBWorkers(model, config, scale=args.scale, time_limit=time_limit, headless=not args.headed)
-    records = run_units(units, None, out, config=options, retry_errors=args.retry_errors, console=err,
-                        label="MiniWoB++", make_worker=workers, workers=args.workers,
-                        episode_timeout=args.episode_timeout, pool=make_pool(args, workers))
-    write_summary(out, records, options | runner_options(args))
-    Console().print(results_table(summarise(records), title=f"MiniWoB++ ({len(records)} episodes)"))
-    err.print(f"results: {out / 'results.jsonl'}  (rerun with --out {out} to resume)")
-    announce(out, getattr(args, "report", False), err)
-    return for_evaluation(r.get("outcome") for r in records)
+    return run_episodes(args, units, out, options, workers, label="MiniWoB++", workers=args.workers, console=err)
