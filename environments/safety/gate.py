@@ -44,7 +44,7 @@ class SafetyGate(Wrapper):
 
     def reset(self) -> Observation:
         observation = self._keep(self.env.reset())
-        device = innermost(self.env)
+        device = self.unwrapped
         self._apps = None
         if self.allow_apps and hasattr(device, "foreground_package"):  # Android: watch the app in front
             start = device.foreground_package()  # where the episode starts (the launcher) stays allowed
@@ -111,7 +111,7 @@ class SafetyGate(Wrapper):
         """Android with --allow-app: the package now in front when it is not allowed (after pressing Home)."""
         if not self._apps:
             return None
-        device = innermost(self.env)
+        device = self.unwrapped
         package = device.foreground_package()
         if package is None or package in self._apps or package == "com.android.systemui":
             return None
@@ -120,7 +120,7 @@ class SafetyGate(Wrapper):
 
     def _app_allowed(self, name: str) -> bool:
         names = {name.lower()}
-        resolve = getattr(innermost(self.env), "resolve_app", None)
+        resolve = getattr(self.unwrapped, "resolve_app", None)
         if resolve is not None:
             with contextlib.suppress(Exception):  # an unknown app is the environment's to explain
                 app = resolve(name)
@@ -131,13 +131,6 @@ class SafetyGate(Wrapper):
         return self.env.describe() | {"safety_gate": {
             "rules": len(self.rules.rule), "defaults": self.rules.defaults, "allow_apps": sorted(self.allow_apps),
             "confirm": self.confirm is not None}}
-
-
-def innermost(env: Any) -> Any:
-    """The adapter under any wrappers (explicitly, not through attribute forwarding)."""
-    while isinstance(env, Wrapper):
-        env = env.env
-    return env
 
 
 class TerminalConfirm:
