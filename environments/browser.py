@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from PIL import Image
+from tenacity import retry, retry_if_exception_message, stop_after_delay, wait_fixed
 
 from agent.argtypes import positive_float
 from agent.errors import ActionValidationError, ConfigError, EnvironmentFailure
@@ -250,9 +251,13 @@ class BrowserEnvironment(EnvironmentBase):
                 "cursor": [self.cursor.x, self.cursor.y]}
         return Observation(image, self.viewport, info=info)
 
+    @retry(retry=retry_if_exception_message(match=r"(?s).*Unable to capture screenshot"), stop=stop_after_delay(3),
+           wait=wait_fixed(0.05), reraise=True)
     def capture(self) -> Image.Image:
         """The viewport in physical pixels, through the DevTools protocol (Playwright's own screenshot
-        adds font and caret waits that cost 1.5-4x; see tests/bench/bench_browser.py)."""
+        adds font and caret waits that cost 1.5-4x; see tests/bench/bench_browser.py). A page that has not
+        composited its first frame yet (a new tab, about:blank) makes Chromium answer "Unable to capture
+        screenshot": that is retried for up to 3 s, any other error is not."""
         params: dict[str, Any] = {
             "format": self.image_format,
             "clip": {"x": 0, "y": 0, "width": self.viewport.width, "height": self.viewport.height, "scale": self.scale},

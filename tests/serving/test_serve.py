@@ -86,7 +86,8 @@ def served(tiny_vllm_model: Path, tmp_path_factory: pytest.TempPathFactory):
     threading.Thread(target=_pump, args=(process.stderr, served.stderr), daemon=True).start()
     try:
         deadline = time.monotonic() + READY_TIMEOUT + 60
-        while not served.base_url:
+        run_line = ""  # printed after the base URL: wait for it too, or a test may read stdout before it arrives
+        while not (served.base_url and run_line):
             try:
                 line = out_lines.get(timeout=1)
             except queue.Empty:
@@ -95,6 +96,8 @@ def served(tiny_vllm_model: Path, tmp_path_factory: pytest.TempPathFactory):
                 continue
             if line.startswith("base URL: "):
                 served.base_url = line.split(": ", 1)[1].strip()
+            elif "gui-agent run" in line:
+                run_line = line
         served.vllm_pid = int(re.search(r"vLLM pid (\d+)", "".join(served.stderr)).group(1))
         yield served
     finally:
