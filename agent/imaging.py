@@ -234,6 +234,26 @@ def from_file(data: bytes) -> Image.Image:
     return image
 
 
+def passes_through(image: Image.Image, data: bytes) -> bool:
+    """Whether ``data`` (opened lazily as ``image``) may be sent as it is: the server then decodes the pixels
+    the client would. A format every OpenAI-compatible server reads, RGB or grey, no transparency (vLLM
+    composites it on white, the client's decode drops it) and no EXIF rotation (vLLM applies it, which
+    swaps width and height). Never decodes: a PNG's EXIF may follow its pixels, so any ``eXIf`` in a PNG
+    (rare; a chance match in compressed data only costs the fast path) sends it through the decoder instead."""
+    if image.format not in PASS_THROUGH or image.mode not in ("RGB", "L") or "transparency" in image.info:
+        return False
+    if image.format == "PNG":
+        return b"eXIf" not in data
+    try:
+        return image.getexif().get(EXIF_ORIENTATION, 1) == 1  # JPEG and WebP read EXIF with the header
+    except Exception:  # noqa: BLE001 - a malformed EXIF block: decode and re-encode it, as before
+        return False
+
+
+PASS_THROUGH = ("PNG", "JPEG", "WEBP")  # formats every OpenAI-compatible server decodes
+EXIF_ORIENTATION = 0x0112
+
+
 def forget_encoding(image: Image.Image) -> None:
     """Drop the data URIs kept with ``image``: call it before changing the image's pixels in place."""
     image.info.pop(ENCODED, None)

@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="results directory (default runs/<time>-screenspot-<data>); "
                                                    "an existing one is resumed")
     add_eval_arguments(parser, workers_help="requests in flight at once (servers)")
+    from agent.server_resize import RESIZE_HELP, RESIZE_MODES
+
+    parser.add_argument("--resize", choices=RESIZE_MODES, default="auto", help=RESIZE_HELP)
     from agent.argtypes import positive_int
 
     parser.add_argument("--batch-size", type=positive_int, default=1,
@@ -85,7 +88,8 @@ def main(args: argparse.Namespace) -> int:
             from agent.models.pool import Batched
 
             model, workers = Batched(model, args.batch_size), args.batch_size  # the workers fill the batches
-    settings = QuerySettings(min_pixels=pixels.min_pixels, max_pixels=pixels.max_pixels, prefill=args.prefill)
+    settings = QuerySettings(min_pixels=pixels.min_pixels, max_pixels=pixels.max_pixels, prefill=args.prefill,
+                             resize=args.resize)
     try:
         summary = evaluate(dataset, model, out, settings, workers=workers, limit=args.limit, language=args.language,
                            episode_timeout=args.episode_timeout, pool_factory=pool_factory,
@@ -132,7 +136,7 @@ def evaluate(dataset: Dataset, model: Model, out: str | Path, settings: QuerySet
                           workers=workers, console=console, episode_timeout=episode_timeout,
                           pool_factory=pool_factory)
     summary = summarise(records, dataset.format, problems=dataset.problems,
-                        settings=config | {"splits": dataset.splits, "limit": limit})
+                        settings=config | {"splits": dataset.splits, "limit": limit, "resize": settings.resize})
     summary |= {"runner": {"workers": workers, "episode_timeout": episode_timeout, "ray": getattr(pool_factory, "address", None)},
                 "versions": package_versions()}
     write_json_atomic(out / SUMMARY, summary)

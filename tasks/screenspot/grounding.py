@@ -22,10 +22,11 @@ from rich.console import Console
 
 from agent.errors import ConfigError, OutOfRangeError, ParseError, error_record
 from agent.geometry import Geometry, ModelPoint, Size
-from agent.imaging import decode, encode_once, from_file, to_model_image
+from agent.imaging import decode, encode_once, to_model_image
 from agent.models.base import Model
 from agent.parser import parse_point, parse_tool_calls
 from agent.prompt import Prompt, system_prompt
+from agent.server_resize import ResizeMode, ServerResized, for_server
 from tasks.runner import Unit, run_units
 from tasks.screenspot.data import Sample
 from tools import COMPUTER_USE
@@ -36,7 +37,6 @@ PREFILL = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_c
 # of all Pro screenshots up to 4K, and a server never resizes our image a second time.
 EVAL_MAX_PIXELS = 12_845_056
 FSYNC_EVERY = 1.0  # seconds between fsyncs of results.jsonl (each line is flushed at once)
-PASS_THROUGH = ("PNG", "JPEG", "WEBP")  # formats every OpenAI-compatible server decodes: sent as they are
 EDGE_TOLERANCE = 1e-6  # pixels: absorbs float noise of the model→image round trip, nothing more
 
 
@@ -45,6 +45,7 @@ class QuerySettings:
     min_pixels: int
     max_pixels: int = EVAL_MAX_PIXELS
     prefill: bool = True
+    resize: ResizeMode = "auto"  # servers only: where the screenshot is resized (agent.server_resize)
 
 
 @dataclass(frozen=True)
@@ -73,22 +74,25 @@ def _prompt(model_image: Image.Image, geometry: Geometry, instruction: str, sett
 
 
 @lru_cache(maxsize=8)
-def model_screenshot(path: Path, min_pixels: int, max_pixels: int, encoding: str | None = None
-                     ) -> tuple[Geometry, Image.Image]:
+def model_screenshot(path: Path, min_pixels: int, max_pixels: int, encoding: str | None = None,
+                     resize: ResizeMode = "client") -> tuple[Geometry, Image.Image | ServerResized]:
     """The screenshot at model size, made once per file: ScreenSpot asks several questions about most
     screenshots, and decoding, resizing and encoding are most of the client's work per sample
     (tests/bench/bench_screenspot.py).
 
-    ``encoding`` (the server's image format; None for in-process models) is done here, once. A file that
-    already has the model size is neither decoded nor re-encoded for a server: its own bytes are sent.
+    ``encoding`` (the server's image format; None for in-process models, which need pixels) is done here,
+    once. For a server, a file that already has the model size is neither decoded nor re-encoded: its own
+    bytes are sent; so is one the server may resize itself (``resize``, `agent.server_resize`).
     """
     data = path.read_bytes()
-    image = Image.open(io.BytesIO(data))  # reads the header only
-    size = Size(*image.size)
-    geometry = Geometry.for_screenshot(size, size, min_pixels=min_pixels, max_pixels=max_pixels)
-    if encoding is not None and image.size == (geometry.model.width, geometry.model.height) \
-            and image.format in PASS_THROUGH and image.mode in ("RGB", "L"):  # RGBA: servers composite on white
-        return geometry, from_file(data)
+    if encoding is not None:
+        geometry, sent = for_server(data, min_pixels, max_pixels, resize)
+        if sent is not None:
+            return geometry, sent
+    else:
+        with Image.open(io.BytesIO(data)) as image:  # reads the header only
+            size = Size(*image.size)
+        geometry = Geometry.for_screenshot(size, size, min_pixels=min_pixels, max_pixels=max_pixels)
     model_image = to_model_image(decode(data), geometry.model)
     return geometry, model_image if encoding is None else encode_once(model_image, encoding)
 
@@ -131,7 +135,7 @@ def ground_sample(model: Model, sample: Sample, settings: QuerySettings) -> dict
     record: dict[str, Any] = {**sample.to_dict(), "prefill": settings.prefill}
     try:
         geometry, model_image = model_screenshot(sample.image, settings.min_pixels, settings.max_pixels,
-                                                 getattr(model, "image_format", None))
+                                                 getattr(model, "image_format", None), settings.resize)
     except (OSError, ValueError) as exc:  # unreadable, or an aspect ratio the model cannot take
         return record | {"outcome": "skipped", "success": False, "reason": f"cannot use the image: {exc}"}
     box, size = sample.box, geometry.screenshot

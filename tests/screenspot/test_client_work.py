@@ -78,13 +78,13 @@ def test_a_screenshot_asked_about_several_times_is_decoded_resized_and_encoded_o
     model_screenshot.cache_clear()
     with ScriptedServer([ANSWER]) as server:
         model = OpenAIModel(server.base_url, "qwen")
-        summary = evaluate(load(root), model, tmp_path / "out", QuerySettings(min_pixels=3136))
+        summary = evaluate(load(root), model, tmp_path / "out", QuerySettings(min_pixels=3136, resize="client"))
         model.close()
     assert summary["scored"] == 3
     assert model_screenshot.cache_info().misses == 1 and model_screenshot.cache_info().hits == 2
     uris = _sent_images(server)
     assert len(uris) == 3 and len(set(uris)) == 1 and uris[0].startswith("data:image/jpeg;base64,")
-    _, image = model_screenshot(root / "images" / "s.png", 3136, EVAL_MAX_PIXELS, "jpeg")
+    _, image = model_screenshot(root / "images" / "s.png", 3136, EVAL_MAX_PIXELS, "jpeg", "client")
     assert image.size == (1288, 728)
     assert data_uri(image) is data_uri(image)  # the same string object: encoded once, not per request
 
