@@ -60,11 +60,17 @@ def test_workers_each_own_an_environment_and_every_unit_is_recorded_once(tmp_pat
 
 def test_an_episode_past_its_timeout_is_an_error_and_its_worker_is_replaced(tmp_path: Path) -> None:
     release = threading.Event()
+    returned: list[str] = []  # stuck calls that came back after their worker was abandoned
 
     class Stuck(Env):
         def __call__(self, unit, directory):
             if unit.task == "hangs":
                 release.wait(30)  # a browser call that does not come back (bounded, as real ones are)
+                if release.is_set():
+                    try:
+                        return super().__call__(unit, directory)
+                    finally:
+                        returned.append(unit.key)
             return super().__call__(unit, directory)
 
     units = plan(["hangs", "fine"], 3)
@@ -78,6 +84,11 @@ def test_an_episode_past_its_timeout_is_an_error_and_its_worker_is_replaced(tmp_
     assert all(r["outcome"] == "error" and r["timeout"] and "--episode-timeout" in r["reason"] for r in by_task["hangs"])
     assert all(r["outcome"] in ("success", "failure") for r in by_task["fine"])
     assert len(Env.made) >= 4  # every timeout started a fresh worker
+    # The abandoned calls finish in their own threads; in one `gui-agent eval` process they end with it, so let
+    # them come back before this process's second run reuses their episode directories.
+    deadline = time.monotonic() + 30
+    while len(returned) < len(by_task["hangs"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
     again = run_units(units, None, tmp_path, make_worker=Stuck, workers=2, retry_errors=True, console=QUIET)
     assert all(r["outcome"] != "error" for r in again)  # the timed-out ones ran again; released, they finish
     assert len(load_results(tmp_path)) == 9
