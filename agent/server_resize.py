@@ -28,6 +28,7 @@ when the client resizes.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import io
 import math
@@ -40,7 +41,7 @@ from agent.imaging import ENCODED, from_file, passes_through
 
 ResizeMode = Literal["auto", "client", "server"]
 RESIZE_MODES: tuple[ResizeMode, ...] = ("auto", "client", "server")
-RESIZE_HELP = ("where screenshots are resized to model size for a server: auto (default: the server, as the original "
+RESIZE_HELP = ("with --base-url: where screenshots are resized to model size for a server: auto (default: the server, as the original "
                "file, whenever the client's pixel limits do not change its 28-rounded size, so any server that would "
                "accept a client-resized image lands on the same size; else here), client (always here: decode, "
                "resize, JPEG), server (always the original file; for servers started with the same "
@@ -109,3 +110,7 @@ def for_server(data: bytes, min_pixels: int, max_pixels: int, resize: ResizeMode
     if resize == "server" or (resize == "auto" and server_lands_on(size, min_pixels, max_pixels)):
         return geometry, ServerResized(data, size, geometry.model, image.format)
     return geometry, None
+
+
+def add_resize_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--resize", choices=RESIZE_MODES, default="auto", help=RESIZE_HELP)

@@ -15,10 +15,16 @@ from agent.fonts import label_font
 from agent.geometry import Geometry, Size
 from agent.imaging import to_model_image
 from agent.parser import ModelBox
+from agent.server_resize import ResizeMode, ServerResized, for_server
 
 # Distinct, saturated colours; the first is the one a single grounded element gets.
 PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
            (240, 50, 230), (210, 245, 60), (0, 128, 128), (170, 110, 40)]
+
+
+def server_file(path: str | Path, model: object) -> bytes | None:
+    """The image file's bytes when ``model`` is a server (it may resize the file itself), else None."""
+    return Path(path).read_bytes() if getattr(model, "image_format", None) is not None else None
 
 
 def load_image(path: str | Path) -> Image.Image:
@@ -33,8 +39,16 @@ def load_image(path: str | Path) -> Image.Image:
         raise ConfigError(f"cannot read {path} as an image ({exc}); give a PNG, JPEG or WebP file") from None
 
 
-def model_view(image: Image.Image, min_pixels: int, max_pixels: int) -> tuple[Geometry, Image.Image]:
-    """The geometry of ``image`` (input space = its own pixels) and the image at model size (resized once)."""
+def model_view(image: Image.Image, min_pixels: int, max_pixels: int, *, file: bytes | None = None,
+               resize: ResizeMode = "client") -> tuple[Geometry, Image.Image | ServerResized]:
+    """The geometry of ``image`` (input space = its own pixels) and the image at model size (resized once).
+
+    ``file``: ``image``'s own file, given when a server is asked: sent as it is when ``resize`` lets the server
+    resize it (`agent.server_resize`), instead of resizing and re-encoding here."""
+    if file is not None:
+        geometry, sent = for_server(file, min_pixels, max_pixels, resize)
+        if sent is not None and geometry.screenshot == Size(*image.size):
+            return geometry, sent
     geometry = Geometry.for_screenshot(Size(*image.size), min_pixels=min_pixels, max_pixels=max_pixels)
     return geometry, to_model_image(image, geometry.model)
 

@@ -10,12 +10,24 @@ from typing import Any
 from PIL import Image
 
 from agent.argtypes import non_negative_int
-from agent.commands.common import annotate, ask, box_to_screen, emit, load_image, model_view, output_path, public, usage
+from agent.commands.common import (
+    annotate,
+    ask,
+    box_to_screen,
+    emit,
+    load_image,
+    model_view,
+    output_path,
+    public,
+    server_file,
+    usage,
+)
 from agent.errors import OutOfRangeError
 from agent.geometry import MAX_PIXELS, MIN_PIXELS, Geometry
 from agent.models.base import Generation, Model
 from agent.parser import ModelBox, parse_boxes
 from agent.prompt import Prompt, prompt_text
+from agent.server_resize import ResizeMode
 
 
 @dataclass(frozen=True)
@@ -49,10 +61,12 @@ def detect(
     min_pixels: int = MIN_PIXELS,
     max_pixels: int = MAX_PIXELS,
     retries: int = 1,
+    file: bytes | None = None,
+    resize: ResizeMode = "client",
 ) -> Detection:
     """Ask for ``bbox_2d`` boxes of ``target`` (or the full ``prompt``) and map them to ``image`` pixels."""
     text = prompt_text("tasks")["detect"]
-    geometry, model_image = model_view(image, min_pixels, max_pixels)
+    geometry, model_image = model_view(image, min_pixels, max_pixels, file=file, resize=resize)
     user = prompt or text["user"].format(target=target or text["default_target"])
     meta = {"model_size": [geometry.model.width, geometry.model.height]}
 
@@ -80,6 +94,7 @@ def detect(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from agent.options import add_model_arguments
+    from agent.server_resize import add_resize_argument
 
     parser.add_argument("image", help="PNG/JPEG screenshot or photo")
     parser.add_argument("target", nargs="?", default=None,
@@ -89,6 +104,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "result is written beside it (.json)")
     parser.add_argument("--retries", type=non_negative_int, default=1, help="re-asks, told what was wrong, after an unusable answer (default 1)")
     add_model_arguments(parser)
+    add_resize_argument(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -99,7 +115,7 @@ def main(args: argparse.Namespace) -> int:
     image = load_image(args.image)
     model = build_model(args)
     result = detect(model, image, args.target, prompt=args.prompt, min_pixels=args.min_pixels,
-                    max_pixels=args.max_pixels, retries=args.retries)
+                    max_pixels=args.max_pixels, retries=args.retries, file=server_file(args.image, model), resize=args.resize)
     out = output_path(args.out, "detect", args.image)
     annotate(image, [(b["bbox"], b["label"]) for b in result.boxes]).save(out)
     emit({"image": str(Path(args.image)), "annotated": str(out), **result.to_dict()}, out.with_suffix(".json"))

@@ -10,12 +10,24 @@ from typing import Any, Literal
 from PIL import Image
 
 from agent.argtypes import non_negative_int
-from agent.commands.common import annotate, ask, box_to_screen, emit, load_image, model_view, output_path, public, usage
+from agent.commands.common import (
+    annotate,
+    ask,
+    box_to_screen,
+    emit,
+    load_image,
+    model_view,
+    output_path,
+    public,
+    server_file,
+    usage,
+)
 from agent.errors import CutOffAnswer, ParseError
 from agent.geometry import MAX_PIXELS, MIN_PIXELS, Geometry, ModelPoint, ScreenPoint
 from agent.models.base import Generation, Model
 from agent.parser import ModelBox, parse_boxes, parse_point
 from agent.prompt import Prompt, build_prompt, prompt_text
+from agent.server_resize import ResizeMode
 from tools import get_tool
 
 Mode = Literal["box", "click"]
@@ -55,10 +67,12 @@ def ground(
     min_pixels: int = MIN_PIXELS,
     max_pixels: int = MAX_PIXELS,
     retries: int = 1,
+    file: bytes | None = None,
+    resize: ResizeMode = "client",
 ) -> Grounding:
     """Ask where ``target`` is; ``box`` mode asks for a ``bbox_2d``, ``click`` mode for a computer_use click."""
     text = prompt_text("tasks")["ground"]
-    geometry, model_image = model_view(image, min_pixels, max_pixels)
+    geometry, model_image = model_view(image, min_pixels, max_pixels, file=file, resize=resize)
     if mode == "click":
         prompt = build_prompt(get_tool("computer_use"), text["click_instruction"].format(target=target), [],
                               [model_image], geometry.model, prefill=text["click_prefill"])
@@ -101,6 +115,7 @@ def ground(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from agent.options import add_model_arguments
+    from agent.server_resize import add_resize_argument
 
     parser.add_argument("image", help="PNG/JPEG screenshot")
     parser.add_argument("target", help='the element, in words: "the sign-in button"')
@@ -111,6 +126,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "written beside it (.json)")
     parser.add_argument("--retries", type=non_negative_int, default=1, help="re-asks, told what was wrong, after an unusable answer (default 1)")
     add_model_arguments(parser)
+    add_resize_argument(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -121,7 +137,7 @@ def main(args: argparse.Namespace) -> int:
     image = load_image(args.image)
     model = build_model(args)
     result = ground(model, image, args.target, mode=args.mode, min_pixels=args.min_pixels, max_pixels=args.max_pixels,
-                    retries=args.retries)
+                    retries=args.retries, file=server_file(args.image, model), resize=args.resize)
     out = output_path(args.out, "ground", args.image)
     boxes = [(result.box, result.label or args.target)] if result.box else []
     points = [(*result.point, "" if boxes else args.target)] if result.point else []

@@ -149,6 +149,32 @@ def test_a_client_with_larger_images_stops_with_exit_2(served: Served, tmp_path:
     assert """--mm-processor-kwargs '{"max_pixels": 12845056}'""" in err and "--trust-request-mm-kwargs" in err
 
 
+@pytest.mark.parametrize("size, code", [(Size(1280, 720), 0), (Size(1920, 1080), 2)], ids=["1280x720", "1920x1080"])
+def test_original_files_against_the_servers_lower_limit(served: Served, tmp_path: Path, capsys, size: Size,
+                                                         code: int) -> None:
+    """`eval screenspot` sends original files (--resize auto) with the checkpoint's limit on the client. 1280x720
+    lands on 1288x728 under either limit: the server's count agrees and the answers map from there. 1920x1080
+    is 1932x1092 for the client but 1316x728 under the served limit: caught by the handshake, exit 2."""
+    records = []
+    render(tmp_path / "data" / "screenspot_imgs" / "web_0.png", size, [("button", (40, 60, 200, 120))])
+    records.append({"img_filename": "web_0.png", "bbox": [40, 60, 160, 60], "instruction": "button",
+                    "data_type": "text", "data_source": "fixture"})
+    (tmp_path / "data" / "screenspot_web.json").write_text(json.dumps(records))
+    result = main(["eval", "screenspot", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out"),
+                   "--base-url", served.base_url, "--model", TINY_NAME, "--max-pixels", "12845056"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert result == code, err
+    if code == 0:
+        (record,) = _lines(tmp_path / "out" / "results.jsonl")
+        assert record["model_size"] == [1288, 728] and record["image_size"] == [1280, 720]
+        if record["model_point"]:
+            assert record["point"] == pytest.approx([record["model_point"][0] * 1280 / 1288,
+                                                     record["model_point"][1] * 720 / 728], abs=1e-3)
+    else:
+        assert "1932x1092" in err and "1316x728" in err, err
+        assert not _lines(tmp_path / "out" / "results.jsonl")  # nothing scored in the wrong space
+
+
 def test_serve_without_vllm_says_how_to_get_it(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "agent.cli", "serve", str(tmp_path), "--vllm-python",
                            str(tmp_path / "nope" / "python")], capture_output=True, text=True, env=cli_env(), timeout=120)
