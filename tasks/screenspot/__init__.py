@@ -42,9 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="results directory (default runs/<time>-screenspot-<data>); "
                                                    "an existing one is resumed")
     add_eval_arguments(parser, workers_help="requests in flight at once (servers)")
-    from agent.server_resize import RESIZE_HELP, RESIZE_MODES
+    from agent.server_resize import add_resize_argument
 
-    parser.add_argument("--resize", choices=RESIZE_MODES, default="auto", help=RESIZE_HELP)
+    add_resize_argument(parser)
     from agent.argtypes import positive_int
 
     parser.add_argument("--batch-size", type=positive_int, default=1,
