@@ -13,18 +13,33 @@ makes the guard lenient). Each step is fingerprinted by its action and the scree
 
 When either reaches ``warn_after`` the model reads it in its history; at ``stop_after`` the episode ends
 with outcome ``stuck``. Defaults: warn after 3, stop after 6.
+
+Without a damage report the pixel comparison is made cheap by column runs: each screenshot is reduced
+once (Pillow's C box filter, no full-size copy) to its "runs", every column kept and every ``run`` rows
+averaged (``run`` = width // 256, at most 16: 7 at 1920 px, 5 at 1280). Equal runs mean "unchanged"; runs that
+differ strongly in a few places mean "changed"; a faint difference is settled exactly on the full-size
+pixels inside the region where the runs differ. What the runs are guaranteed to see: any change that
+moves the sum of one channel over some run of ``run`` pixels of a column by at least ``run`` -- so any
+single pixel that changes by ``run`` or more (the threshold for "visible" is 24) unless pixels of its own
+short column run change the opposite way. On a plain area a caret, a tick, a 1-px focus ring or border appearing or
+disappearing, and a vertical line moving sideways by any amount, are always seen. What they can miss: a
+change that cancels inside every column run, in practice a horizontal 1-px line moved up or down by
+fewer than ``run`` pixels without leaving its run (a solid shape taller than ``run``, or a shift of
+``run`` or more, is seen).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from PIL import ImageChops
+from PIL import Image, ImageChops
 
-from environments.base import Command, Environment, Observation, StepResult
+from agent.rects import Box
+from environments.base import Command, Damage, Environment, Observation, StepResult
 from environments.wrappers import Wrapper
 
 WARN_AFTER, STOP_AFTER = 3, 6
@@ -34,20 +49,36 @@ CHANGED_PIXELS = 4  # fewer differing channel samples than this is no change
 THUMB = 256  # screens are told apart at about this width ...
 SAME_SCREEN_PIXELS = 6  # ... and are the same screen when fewer pixels than this differ,
 CARET_WIDTH = 2  # or when every difference lies in one column this narrow (a blinking text caret)
+MAX_RUN = 16  # column runs (width // THUMB rows) never longer: a single pixel changing by 16 (< 24) shows
+
+
+def run_length(width: int) -> int:
+    """Rows averaged into one sample of a column run, for a screenshot this wide."""
+    return min(MAX_RUN, max(1, width // THUMB))
 
 
 class _Screen:
-    """A screenshot the guard compares with the next one; its thumbnail is made only when needed."""
+    """A screenshot the guard compares with the next one; its runs and thumbnail are made only when needed."""
 
     def __init__(self, observation: Observation, thumb: np.ndarray | None = None) -> None:
         self.image, self.frame, self._thumb = observation.screenshot, observation.frame, thumb
+        self.run = run_length(self.image.width)
+        self._runs: Image.Image | None = None
+
+    @property
+    def runs(self) -> Image.Image:
+        """Every column kept, every ``run`` rows averaged: one C pass over the screenshot, 1/run of its size."""
+        if self._runs is None:
+            image = self.image if self.image.mode == "RGB" else self.image.convert("RGB")
+            self._runs = image.reduce((1, self.run))
+        return self._runs
 
     @property
     def thumb(self) -> np.ndarray:
         """Small and grey, for "is this a screen seen before" (box-filtered: a 1-px detail fades, a widget stays)."""
-        if self._thumb is None:
-            factor = max(1, self.image.width // THUMB)
-            self._thumb = np.asarray(self.image.reduce(factor).convert("L"), dtype=np.int16)
+        if self._thumb is None:  # from the runs when they were made (no damage report), else in one pass
+            small = self._runs.reduce((self.run, 1)) if self._runs is not None else self.image.reduce(self.run)
+            self._thumb = np.asarray(small.convert("L"), dtype=np.int16)
         return self._thumb
 
 
@@ -87,8 +118,10 @@ class LoopGuard(Wrapper):
         repeats = self._counts.get(fingerprint, 0) + 1
         self._counts[fingerprint] = repeats
         after = self._pending = self.env.observe()
-        changed, by = _changed(before, after)
-        self._current = _Screen(after, None if changed else before.thumb)  # unchanged: the same thumbnail
+        self._current = _Screen(after)
+        changed, by = self._judge(before, self._current, after.damage)
+        if not changed:
+            self._current._thumb = before.thumb  # the same screen: the same fingerprint
         self.unchanged = 0 if changed else self.unchanged + 1
         notes = list(result.notes)
         if not changed:
@@ -106,6 +139,10 @@ class LoopGuard(Wrapper):
                              else f"{self.unchanged} actions in a row changed nothing")
             notes.append(f"{guard['note']}; try something different")
         return replace(result, info={**result.info, "guard": guard}, notes=tuple(notes))
+
+    def _judge(self, before: _Screen, after: _Screen, damage: Damage | None) -> tuple[bool, str]:
+        """Whether the action visibly changed the screen, and what told (the bench swaps in the old way)."""
+        return _changed(before, after, damage)
 
     def _look(self, observation: Observation) -> Observation:
         self._current = _Screen(observation)
@@ -131,26 +168,44 @@ def _same_screen(a: np.ndarray, b: np.ndarray) -> bool:
     return columns[-1] - columns[0] < CARET_WIDTH and rows[-1] - rows[0] < a.shape[0] // 8
 
 
-def _changed(before: _Screen, after: Observation) -> tuple[bool, str]:
+def _changed(before: _Screen, after: _Screen, damage: Damage | None) -> tuple[bool, str]:
     """Whether the screen visibly changed, and what told: the environment's damage report or pixels.
 
-    With a damage report only its rectangles are compared; without one, the whole screenshot."""
-    damage = after.damage
-    if damage is not None and damage.since == before.frame and not damage.boxes:
+    With a damage report only its rectangles are compared; without one, the column runs, then the full-size
+    pixels where the runs differ only faintly."""
+    fresh = damage is not None and damage.since == before.frame
+    if fresh and not damage.boxes:
         return False, "damage"  # nothing was drawn since the screen the action was chosen on
-    if before.image is after.screenshot:
+    if before.image is after.image:
         return False, "same image"
-    if before.image.size != after.screenshot.size:
+    if before.image.size != after.image.size:
         return True, "size"
-    if damage is not None and damage.since == before.frame:
-        pairs = [(before.image.crop(box), after.screenshot.crop(box)) for box in damage.boxes]
-    else:
-        pairs = [(before.image, after.screenshot)]
-    differing = 0
-    for a, b in pairs:
-        if a.mode != "RGB" or b.mode != "RGB":
-            a, b = a.convert("RGB"), b.convert("RGB")
-        histogram = ImageChops.difference(a, b).histogram()
-        differing += sum(sum(histogram[c * 256 + PIXEL_LEVEL:(c + 1) * 256]) for c in range(3))
-    return differing >= CHANGED_PIXELS, "damage+pixels" if damage is not None and damage.since == before.frame \
-        else "pixels"
+    if fresh:
+        return _differing(before.image, after.image, damage.boxes) >= CHANGED_PIXELS, "damage+pixels"
+    difference = ImageChops.difference(before.runs, after.runs)
+    box = difference.getbbox()
+    if box is None:
+        return False, "pixels"
+    # Rounded run means more than PIXEL_LEVEL apart: the true means are at least PIXEL_LEVEL apart, so one of the
+    # run's pixels moved that much. Enough such runs decide "changed" without the full-size screenshot.
+    if _at_least(difference.histogram(), PIXEL_LEVEL + 1) >= CHANGED_PIXELS:
+        return True, "pixels"
+    left, top, right, bottom = box
+    region = (left, top * before.run, right, min(before.image.height, bottom * before.run))
+    return _differing(before.image, after.image, [region]) >= CHANGED_PIXELS, "pixels"
+
+
+def _differing(a: Image.Image, b: Image.Image, boxes: Iterable[Box]) -> int:
+    """Channel samples that differ by at least PIXEL_LEVEL inside ``boxes``."""
+    total = 0
+    for box in boxes:
+        x, y = a.crop(box), b.crop(box)
+        if x.mode != "RGB" or y.mode != "RGB":
+            x, y = x.convert("RGB"), y.convert("RGB")
+        total += _at_least(ImageChops.difference(x, y).histogram(), PIXEL_LEVEL)
+    return total
+
+
+def _at_least(histogram: list[int], level: int) -> int:
+    """Samples of a difference image's histogram (any number of bands) at ``level`` or above."""
+    return sum(sum(histogram[band * 256 + level:(band + 1) * 256]) for band in range(len(histogram) // 256))
