@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -235,3 +236,18 @@ class BrowserRecorder(DemonstrationRecorder):
     def _look(self) -> Observation:
         self.env.settle()
         return self.env.observe()
+
+
+@contextlib.contextmanager
+def recording(env: Any, out: str | Path, url: str, instruction: str = "") -> Iterator[BrowserRecorder]:
+    """A started `BrowserRecorder` on ``env`` (a `BrowserEnvironment` made without a URL, so the listener is
+    in place before the first document loads) after loading ``url``. Leaving the block normally writes the
+    session (``finish``); ``env`` is closed either way (steps already recorded stay on disk)."""
+    try:
+        recorder = BrowserRecorder(env, out, instruction or f"Repeat the demonstration recorded on {url}")
+        env.goto(url)
+        recorder.start()
+        yield recorder
+        recorder.finish()
+    finally:
+        env.close()

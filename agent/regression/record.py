@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from environments.browser import BrowserEnvironment
-    from environments.recorder import BrowserRecorder
+    from environments.recorder import recording
 
     if args.env == "desktop":
         return _desktop(args)
@@ -55,20 +55,13 @@ def main(args: argparse.Namespace) -> int:
         os.environ.update(virtual.environ())
     try:
         env = BrowserEnvironment(None, viewport, args.device_scale_factor, headless=False)
-        try:
-            recorder = BrowserRecorder(env, args.out, args.instruction)
-            env.goto(args.url)
-            env.url = args.url
-            recorder.start()
+        with recording(env, args.out, args.url, args.instruction) as recorder:
             stop: list[int] = []  # Ctrl-C or SIGTERM ends the demonstration at the next poll, keeping it
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda number, _frame: stop.append(number))
             console.print(f"recording on {args.url} into {args.out}: act in the browser window; close it or press "
                           "Ctrl-C here to finish", highlight=False)
             recorder.run_until_closed(stop=lambda: bool(stop))
-            recorder.finish()
-        finally:
-            env.close()
     finally:
         if virtual is not None:
             virtual.stop()

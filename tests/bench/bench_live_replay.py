@@ -20,18 +20,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from agent.geometry import Geometry, Size
+from agent.geometry import Geometry
 from agent.mapping import to_command
 from agent.regression.live import LiveOptions, LiveReplay
 from agent.trajectory import Trajectory
 from environments.browser import BrowserEnvironment, launch_browser
-from environments.recorder import BrowserRecorder
 from environments.webapps import WebAppServer
+from tests.regression.demonstration import MASKS, VIEWPORT, Person, record_demo
 from tools import get_tool
 
 ROUNDS = 3
-VIEWPORT = Size(1280, 720)
-MASKS = ["#toast"]
 
 
 class _NoModel:
@@ -48,40 +46,14 @@ class _NoModel:
         return {"backend": "none"}
 
 
-def record(browser, server, out: Path) -> Path:
-    env = BrowserEnvironment(None, VIEWPORT, browser=browser)
-    try:
-        rec = BrowserRecorder(env, out, "Sign in, search contacts, change settings")
-        env.goto(server.url("demo/"))
-        env.url = server.url("demo/")
-        rec.start()
-        page = env.page
-
-        def click(selector: str) -> None:
-            box = page.locator(selector).bounding_box()
-            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-            rec.poll()
-
-        def keys(*names: str) -> None:
-            for name in names:
-                page.keyboard.press(name)
-                rec.poll()
-
-        def type_text(text: str) -> None:
-            page.keyboard.type(text)
-            rec.poll()
-
-        click("#username"); type_text("alice"); click("#password"); type_text("wonderland")  # noqa: E702
-        click("#signin-button"); click("#search"); type_text("gr"); keys("Backspace", "Backspace")  # noqa: E702
-        type_text("ada"); click("#tab-settings")  # noqa: E702
-        for toggle in ("toggle-email", "toggle-dark", "toggle-dark"):
-            click(f"label.switch:has(#{toggle}) span")
-        click("#tab-contacts"); click("#search"); keys("Control+a"); type_text("turing")  # noqa: E702
-        click("#tab-settings"); click("label.switch:has(#toggle-autosave) span")  # noqa: E702
-        rec.finish()
-    finally:
-        env.close()
-    return out
+def twenty_actions(person: Person) -> None:
+    person.click("#username"); person.type("alice"); person.click("#password"); person.type("wonderland")  # noqa: E702
+    person.click("#signin-button"); person.click("#search"); person.type("gr"); person.press("Backspace", "Backspace")  # noqa: E702
+    person.type("ada"); person.click("#tab-settings")  # noqa: E702
+    for toggle in ("toggle-email", "toggle-dark", "toggle-dark"):
+        person.click(f"label.switch:has(#{toggle}) span")
+    person.click("#tab-contacts"); person.click("#search"); person.press("Control+a"); person.type("turing")  # noqa: E702
+    person.click("#tab-settings"); person.click("label.switch:has(#toggle-autosave) span")  # noqa: E702
 
 
 def raw_steps(browser, server, recorded: Trajectory) -> list[float]:
@@ -116,7 +88,8 @@ def main() -> None:
     raw, live, calls, passed = [], [], 0, True
     try:
         with WebAppServer() as server:
-            recorded = Trajectory.load(record(browser, server, work / "session"))
+            recorded = Trajectory.load(record_demo(browser, server, work / "session",
+                                                   "Sign in, search contacts, change settings", twenty_actions))
             actions = sum(s["action"]["action"] != "terminate" for s in recorded.steps)
             for r in range(ROUNDS + 1):
                 raw_ms = raw_steps(browser, server, recorded)

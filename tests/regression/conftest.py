@@ -13,44 +13,7 @@ import pytest
 from agent.geometry import Size
 from agent.models.base import Generation
 from environments.browser import BrowserEnvironment
-from environments.recorder import BrowserRecorder
-from environments.webapps import WebAppServer
-
-VIEWPORT = Size(1280, 720)
-MASKS = ["#toast"]  # the "Settings saved" toast fades on a timer: not part of what the tests compare
-
-
-def click(recorder: BrowserRecorder, selector: str) -> None:
-    """A person's click at the middle of ``selector`` (real input through the browser), then record it."""
-    box = recorder.env.page.locator(selector).bounding_box()
-    recorder.env.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    recorder.poll()
-
-
-def type_text(recorder: BrowserRecorder, text: str) -> None:
-    recorder.env.page.keyboard.type(text)
-    recorder.poll()
-
-
-def record_signin(browser: Any, server: WebAppServer, out: Path) -> Path:
-    """Drive the recorder like a person: sign in, open Settings, turn on email notifications."""
-    env = BrowserEnvironment(None, VIEWPORT, browser=browser)
-    try:
-        recorder = BrowserRecorder(env, out, "Sign in as alice and turn on email notifications")
-        env.goto(server.url("demo/"))
-        env.url = server.url("demo/")
-        recorder.start()
-        click(recorder, "#username")
-        type_text(recorder, "alice")
-        click(recorder, "#password")
-        type_text(recorder, "wonderland")
-        click(recorder, "#signin-button")
-        click(recorder, "#tab-settings")
-        click(recorder, "label.switch:has(#toggle-email) span")
-        recorder.finish()
-    finally:
-        env.close()
-    return out
+from tests.regression.demonstration import VIEWPORT, record_signin
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 from agent.geometry import Geometry, Size
 from agent.models.testing import ScriptedServer
 from agent.trajectory import Trajectory
-from tests.regression.conftest import VIEWPORT
+from tests.regression.demonstration import VIEWPORT
 
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "COLUMNS": "160"}
 

@@ -11,7 +11,8 @@ from PIL import Image
 
 from agent.regression.live import LiveOptions, LiveReplay
 from agent.trajectory import Trajectory
-from tests.regression.conftest import MASKS, DomGroundingModel
+from tests.regression.conftest import DomGroundingModel
+from tests.regression.demonstration import MASKS
 
 
 def _replay(session: Path, env, out: Path, model=None, **options) -> tuple:

@@ -7,7 +7,7 @@ from agent.models.testing import ScriptedServer
 from agent.regression.live import LiveOptions, LiveReplay
 from agent.regression.template import TemplateGroundingModel, answer_request
 from agent.trajectory import Trajectory
-from tests.regression.conftest import MASKS, VIEWPORT
+from tests.regression.demonstration import MASKS, VIEWPORT
 
 
 def _button_box(browser, server) -> dict:
