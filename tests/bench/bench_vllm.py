@@ -8,7 +8,8 @@ prompt tokens). Figures:
   framework is the rest (resize, JPEG + base64, prompt, parse, validate, map, recording);
 - prefix-cache hit rate of the system prompt from step 2 on (target ≥ 90% of its tokens): usage
   ``prompt_tokens_details.cached_tokens`` against the system turn's token count from /tokenize;
-- ScreenSpot samples/s with 1, 2, 4 workers on distinct 1280x720 screens, with client CPU per sample;
+- ScreenSpot samples/s with 1, 2, 4 workers on distinct 1280x720 screens, with the client's and the vLLM
+  processes' CPU per sample, for --resize client (JPEG at model size) and auto (the original PNG, resized by vLLM);
 - the handshake's cost: extra requests and seconds on first contact, next to a plain request.
 """
 
@@ -34,6 +35,7 @@ from environments.canvas import CanvasEnvironment
 STEPS = 12
 SAMPLES = 16
 WORKERS = (1, 2, 4)
+RESIZE = ("client", "auto")  # alternating, on distinct screens each
 
 
 class MovingCanvas(CanvasEnvironment):
@@ -132,26 +134,44 @@ def screenspot(server, work: Path) -> list[dict]:
     from tests.screenspot.conftest import render
 
     rows = []
-    for workers in WORKERS:
-        root = work / f"data-{workers}"
+    for workers, resize in ((w, r) for w in WORKERS for r in RESIZE):
+        root = work / f"data-{workers}-{resize}"
         records = []
         for i in range(SAMPLES):  # new pictures per run: no multimodal-cache hits between runs
-            box = (40 + 30 * i, 60 + 9 * i + workers, 220 + 30 * i, 120 + 9 * i)
+            box = (40 + 30 * i, 60 + 9 * i + workers, 220 + 30 * i + 7 * len(resize), 120 + 9 * i)
             render(root / "screenspot_imgs" / f"web_{i}.png", Size(1280, 720), [(f"item {i} w{workers}", box)])
             records.append({"img_filename": f"web_{i}.png", "bbox": [box[0], box[1], box[2] - box[0], box[3] - box[1]],
                             "instruction": f"item {i}", "data_type": "text", "data_source": "bench"})
         (root / "screenspot_web.json").write_text(json.dumps(records))
         dataset = load(root, "auto")
         model = OpenAIModel(server.base_url, "tiny", max_tokens=48, structured_outputs=constrained_outputs("click"))
+        server0 = _group_cpu(server.process.pid)
         cpu0, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-        summary = evaluate(dataset, model, work / f"out-{workers}", QuerySettings(MIN_PIXELS, MAX_PIXELS),
-                           workers=workers, console=_quiet())
+        summary = evaluate(dataset, model, work / f"out-{workers}-{resize}",
+                           QuerySettings(MIN_PIXELS, MAX_PIXELS, resize=resize), workers=workers, console=_quiet())
         wall = time.perf_counter() - started
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
-        rows.append({"workers": workers, "samples": summary["scored"], "wall": wall, "per_s": summary["scored"] / wall,
-                     "client_cpu_ms": 1000 * cpu / max(summary["scored"], 1), "handshake": model.handshake})
+        scored = max(summary["scored"], 1)
+        rows.append({"workers": workers, "resize": resize, "samples": summary["scored"], "wall": wall,
+                     "per_s": summary["scored"] / wall, "client_cpu_ms": 1000 * cpu / scored,
+                     "server_cpu_ms": 1000 * (_group_cpu(server.process.pid) - server0) / scored,
+                     "handshake": model.handshake})
     return rows
+
+
+def _group_cpu(pgid: int) -> float:
+    """CPU seconds (user + system) of the live processes of a process group: the vLLM server's, from /proc."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:
+                total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _quiet():
@@ -218,11 +238,13 @@ def main() -> int:
             print(f"  prefix-cache hit rate of the system prompt from step 2: {100 * mean_hit:.0f}% (target >= 90%) -> "
                   f"{'OK' if mean_hit >= 0.9 else 'MISSED'}")
             rows = screenspot(server, work)
-            print("\nScreenSpot on distinct 1280x720 screens (prefill, constrained to the point):")
-            base = rows[0]["per_s"]
+            print("\nScreenSpot on distinct 1280x720 screens (prefill, constrained to the point), resized by the client "
+                  "(--resize client) or by vLLM from the original PNG (--resize auto):")
             for row in rows:
-                print(f"  workers {row['workers']}: {row['per_s']:.2f} samples/s ({row['samples']} in {row['wall']:.1f} s, "
-                      f"x{row['per_s'] / base:.2f}), client CPU {row['client_cpu_ms']:.0f} ms/sample")
+                base = next(r["per_s"] for r in rows if r["resize"] == row["resize"])
+                print(f"  --resize {row['resize']:6s} workers {row['workers']}: {row['per_s']:.2f} samples/s "
+                      f"({row['samples']} in {row['wall']:.1f} s, x{row['per_s'] / base:.2f}), CPU per sample: client "
+                      f"{row['client_cpu_ms']:.0f} ms, vLLM {row['server_cpu_ms']:.0f} ms")
             print("  bound: vLLM's CPU worker is pinned to one core and does the vision encoder and the prefill for every "
                   "sample;\n  more workers only overlap the client's encode/HTTP with it (and batch decode steps), "
                   "so the speed-up stops near the server's single-core rate.")
