@@ -3,10 +3,11 @@
 The screenshot is already at model size when it gets here (resized once on the client, a multiple of
 28), and the prompt names that size. A server that resizes again with its own limits (vLLM's
 ``--mm-processor-kwargs max_pixels``, or the checkpoint's) would make the model answer in another pixel
-space, so on first contact the model checks what the server did from its token counts (the handshake,
-`agent.models.resolution`): same size, go on; different, send the client's limits per request where the
-server accepts them (vLLM with ``--trust-request-mm-kwargs``; without it vLLM refuses per-request
-``mm_processor_kwargs`` with HTTP 400), else stop with `ResolutionMismatch` (exit 2) naming both sizes.
+space, so the model checks what the server did (the handshake, `agent.models.handshake`): from the
+prompt's token ids on vLLM, every request at no cost; from ``usage`` with one probe request elsewhere.
+Same size, go on; different, send the client's limits per request where the server accepts them (vLLM
+with ``--trust-request-mm-kwargs``; without it vLLM refuses per-request ``mm_processor_kwargs`` with HTTP
+400), else stop with `ResolutionMismatch` (exit 2) naming both sizes.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -27,7 +26,8 @@ from agent.errors import ConfigError, ModelTimeout, ModelUnavailableError, Serve
 from agent.geometry import Size
 from agent.imaging import DEFAULT_FORMAT, data_uri
 from agent.models.base import Generation
-from agent.models.resolution import ResolutionMismatch, measured_image_tokens, mismatch_message, tokens_for
+from agent.models.handshake import ResolutionCheck
+from agent.models.resolution import tokens_for
 from agent.prompt import Prompt
 
 log = logging.getLogger(__name__)
@@ -74,28 +74,24 @@ class OpenAIModel:
         self.structured_outputs = structured_outputs
         self.client_limits = client_limits
         self.check_resolution = check_resolution
-        # handshake state: images up to this area are known to reach the model unchanged
-        self.handshake: dict[str, Any] = {"status": "pending", "extra_requests": 0, "seconds": 0.0}
-        self._verified_area = 0
-        self._per_request_limits = False
-        self._lock = threading.Lock()
+        self._check = ResolutionCheck(self)  # the handshake: its state, and the report `handshake` shows
         key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
         self.answered = False  # once the server has answered, its failures are its own, not a wrong --base-url
         self.client = httpx.Client(
             base_url=self.base_url, timeout=timeout, headers={"Authorization": f"Bearer {key}"}, trust_env=False
         )
 
+    @property
+    def handshake(self) -> dict[str, Any]:
+        """The handshake's report: status, method, extra_requests, seconds, and what it measured."""
+        return self._check.report
+
     def generate(self, prompt: Prompt) -> Generation:
         payload = self._payload(prompt)
-        sizes = [Size(*image.size) for image in prompt.images]
-        if not sizes or not self.check_resolution or self.handshake["status"] == "no_usage":
+        sizes = [Size(*image.size) for image in prompt.images]  # the size each image reaches the model at
+        if not sizes or not self.check_resolution:
             return self._complete(payload, prompt)
-        if self._per_request_limits:
-            return self._complete(self._with_limits(payload, sizes), prompt, sizes)
-        if max(s.width * s.height for s in sizes) <= self._verified_area:
-            return self._complete(payload, prompt, sizes)
-        with self._lock:  # one handshake at a time; concurrent callers wait for its verdict
-            return self._handshake(payload, prompt, sizes)
+        return self._check.generate(payload, prompt, sizes)
 
     def _payload(self, prompt: Prompt) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -116,6 +112,10 @@ class OpenAIModel:
         """One chat completion. ``sizes``: images the handshake vouches for, so their token count is known."""
         started = time.perf_counter()
         data = self._post("/chat/completions", payload)
+        return self._generation(data, prompt, started, sum(tokens_for(s) for s in sizes) if sizes else None)
+
+    def _generation(self, data: dict[str, Any], prompt: Prompt, started: float, image_tokens: int | None) -> Generation:
+        """The answer in a chat completion's ``data``; ``image_tokens`` as the handshake vouches for them."""
         try:
             text = data["choices"][0]["message"]["content"] or ""
             finish_reason = data["choices"][0].get("finish_reason")
@@ -127,82 +127,12 @@ class OpenAIModel:
         return Generation(
             text,
             time.perf_counter() - started,
-            image_tokens=sum(tokens_for(s) for s in sizes) if sizes else None,
+            image_tokens=image_tokens,
             prompt_tokens=usage.get("prompt_tokens"),
             completion_tokens=usage.get("completion_tokens"),
             finish_reason=finish_reason,
             info={"cached_tokens": (usage.get("prompt_tokens_details") or {}).get("cached_tokens")},
         )
-
-    # -- the resolution handshake -------------------------------------------------------------------------
-    def _handshake(self, payload: dict[str, Any], prompt: Prompt, sizes: list[Size]) -> Generation:
-        """The real request, plus the same prompt without images (max_tokens 1): their difference is what
-        the server made of our images. On a mismatch, the request again with our limits, if the server takes them."""
-        area = max(s.width * s.height for s in sizes)
-        if self._per_request_limits or area <= self._verified_area or self.handshake["status"] == "no_usage":
-            return self._complete(self._with_limits(payload, sizes) if self._per_request_limits else payload, prompt,
-                                  sizes if self.handshake["status"] != "no_usage" else None)
-        generation = self._complete(payload, prompt)
-        if not generation.prompt_tokens:
-            self.handshake["status"] = "no_usage"
-            log.warning("the server at %s reports no usage.prompt_tokens, so this client cannot check that the model "
-                        "sees screenshots at the size the prompt states (%dx%d); make sure the server does not resize "
-                        "them (vLLM: --mm-processor-kwargs '{\"max_pixels\": N}' with N >= the client's "
-                        "--max-pixels)", self.base_url, sizes[-1].width, sizes[-1].height)
-            return generation
-        started = time.perf_counter()
-        text_only = self._text_only_tokens(payload)
-        measured = measured_image_tokens(generation.prompt_tokens, text_only, len(sizes))
-        expected = sum(tokens_for(s) for s in sizes)
-        report = {"image_tokens": measured, "expected_tokens": expected, "sizes": [[s.width, s.height] for s in sizes]}
-        if measured == expected:
-            self._verified_area = max(self._verified_area, area)
-            self._note("match", started, report)
-            return replace(generation, image_tokens=measured)
-        retried = self._retry_with_limits(payload, prompt, sizes, measured, text_only)
-        self._note("per_request_limits", started, report, extra=1)
-        return retried
-
-    def _retry_with_limits(self, payload: dict[str, Any], prompt: Prompt, sizes: list[Size], measured: int,
-                           text_only: int) -> Generation:
-        sent = max(sizes, key=lambda s: s.width * s.height)
-        limit = None
-        if self.client_limits:
-            limit = self.client_limits[1] if measured < sum(tokens_for(s) for s in sizes) else self.client_limits[0]
-        try:
-            generation = self._complete(self._with_limits(payload, sizes), prompt)
-        except ConfigError as exc:  # vLLM without --trust-request-mm-kwargs: HTTP 400
-            self.handshake["status"] = "mismatch"
-            raise ResolutionMismatch(mismatch_message(self.base_url, sent, measured, client_limit=limit,
-                                                      per_request=f"It refused per-request limits: {exc}")) from None
-        again = measured_image_tokens(generation.prompt_tokens or 0, text_only, len(sizes))
-        if again != sum(tokens_for(s) for s in sizes):
-            self.handshake["status"] = "mismatch"
-            raise ResolutionMismatch(mismatch_message(self.base_url, sent, measured, client_limit=limit,
-                                                      per_request="It ignored per-request mm_processor_kwargs."))
-        self._per_request_limits = True
-        return replace(generation, image_tokens=again)
-
-    def _with_limits(self, payload: dict[str, Any], sizes: list[Size]) -> dict[str, Any]:
-        """``payload`` asking the server to resize with limits under which our images stay as they are."""
-        areas = [s.width * s.height for s in sizes]
-        low, high = self.client_limits or (min(areas), max(areas))
-        return payload | {"mm_processor_kwargs": {"min_pixels": min(low, *areas), "max_pixels": max(high, *areas)}}
-
-    def _text_only_tokens(self, payload: dict[str, Any]) -> int:
-        """``usage.prompt_tokens`` of ``payload`` with its images taken out, generating one token."""
-        messages = [
-            m | {"content": [c for c in m["content"] if c.get("type") != "image_url"]} if isinstance(m["content"], list) else m
-            for m in payload["messages"]
-        ]
-        body = {k: v for k, v in payload.items() if k not in ("structured_outputs", "mm_processor_kwargs")}
-        self.handshake["extra_requests"] += 1
-        data = self._post("/chat/completions", body | {"messages": messages, "max_tokens": 1})
-        return int((data.get("usage") or {}).get("prompt_tokens") or 0)
-
-    def _note(self, status: str, started: float, report: dict[str, Any], extra: int = 0) -> None:
-        self.handshake.update(report, status=status, seconds=round(self.handshake["seconds"] + time.perf_counter() - started, 4))
-        self.handshake["extra_requests"] += extra
 
     def served_models(self) -> list[str]:
         return [m.get("id", "?") for m in self._request("GET", "/models").get("data", [])]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
 
-from agent.geometry import Geometry, Size
+from agent.geometry import Geometry, Size, smart_resize
 from agent.models.resolution import mismatch_message, server_size, tokens_for
 from agent.models.structured import int_range, tool_call_outputs, tool_call_regex
 from agent.parser import parse_tool_calls
@@ -68,3 +69,67 @@ def test_a_server_without_usage_gets_one_warning_and_no_extra_request(caplog) ->
     assert requests == 3 and model.handshake["status"] == "no_usage" and model.handshake["extra_requests"] == 0
     warnings = [r for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and "reports no usage.prompt_tokens" in warnings[0].getMessage()
+
+
+# -- the handshake's token-id reading and its one-probe verdict ----------------------------------------------
+def test_image_runs_read_each_image_between_its_markers() -> None:
+    from agent.models.resolution import QWEN_MARKERS, image_runs
+
+    start, pad, end = QWEN_MARKERS
+    ids = [1, 5, 6, start, *[pad] * 1196, end, 7, start, *[pad] * 6, end, 8, 2]
+    assert image_runs(ids, 2) == (QWEN_MARKERS, [1196, 6])
+    assert image_runs(ids, 1) is None  # two images in the ids, one in the request: not readable
+    tiny = (521, 524, 522)  # the tiny test model's own tokenizer: found from the ids' structure
+    ids = [513, 82, 88, 316, 521, *[524] * 4, 522, 71, 72, 514]
+    assert image_runs(ids, 1) == (tiny, [4])
+    assert image_runs([513, 82, 521, 524, 522, 71, 514], 1) is None  # a one-token image looks like any text token
+    assert image_runs([513, 82, 521, 524, 522, 71, 514], 1, tiny) == (tiny, [1])  # unless the markers are known
+    assert image_runs([513, 521, 524, 524, 71, 514], 1, tiny) is None  # no end marker: not an image
+
+
+def _outcome(size: Size, *, min_pixels: int, max_pixels: int) -> int:
+    h, w = smart_resize(size.height, size.width, min_pixels=min_pixels, max_pixels=max_pixels)
+    return tokens_for(Size(w, h))
+
+
+SCREENSHOTS = [(1280, 720), (1920, 1080), (1080, 2400), (2560, 1440), (750, 1334), (1170, 2532), (3840, 2160),
+               (1366, 768), (800, 600), (2880, 1800), (5120, 2880), (640, 480)]
+
+
+@pytest.mark.parametrize("client_max", [1_003_520, 12_845_056])
+def test_the_probe_is_never_fooled_by_a_server_that_resizes_like_qwen(client_max: int) -> None:
+    """For every screenshot and many server limits: the probe's token difference is the expected one exactly
+    when the server keeps both the real image and the largest the client can send (and so every size
+    between). No resize, above or below, of one or both images fakes it."""
+    from agent.models.resolution import choose_probe
+
+    rng = random.Random(7)
+    server_maxes = sorted({*range(3136, 13_000_000, 99_991), *(rng.randrange(3136, 13_000_000) for _ in range(300)),
+                           client_max, client_max - 1, 1_003_520})
+    server_mins = [3136, 50_000, 200_704, 700_000, 1_000_000]
+    decided = 0
+    for shot in SCREENSHOTS:
+        real = Geometry.for_screenshot(Size(*shot), max_pixels=client_max).model
+        probe = choose_probe(real, client_max)
+        if probe is None:
+            continue
+        decided += 1
+        assert probe.width * probe.height == client_max  # the largest area the client can send
+        expected = tokens_for(probe) - tokens_for(real)
+        for smin in server_mins:
+            for smax in server_maxes:
+                if smin > smax:
+                    continue
+                kept = smin <= real.width * real.height and probe.width * probe.height <= smax
+                difference = (_outcome(probe, min_pixels=smin, max_pixels=smax)
+                              - _outcome(real, min_pixels=smin, max_pixels=smax))
+                assert (difference == expected) == kept, (shot, probe, smin, smax)
+    assert decided >= len(SCREENSHOTS) - 1  # a probe was found for (nearly) every screenshot
+
+
+def test_choose_probe_falls_back_to_the_text_when_the_image_is_already_the_largest() -> None:
+    from agent.models.resolution import choose_probe, largest_sizes
+
+    assert Size(1120, 896) in largest_sizes(1_003_520)
+    assert choose_probe(Size(1120, 896), 1_003_520) is None
+    assert choose_probe(Size(1288, 728), 1_003_520) is not None

@@ -175,6 +175,48 @@ def test_original_files_against_the_servers_lower_limit(served: Served, tmp_path
         assert not _lines(tmp_path / "out" / "results.jsonl")  # nothing scored in the wrong space
 
 
+def _ask(model, size: Size, seed: int = 0):
+    from agent.imaging import to_model_image
+    from agent.prompt import Prompt
+
+    return model.generate(Prompt("You are a GUI agent.", f"click {seed}", (to_model_image(screen(1280, 720, seed), size),)))
+
+
+def test_a_larger_image_long_after_first_contact_is_caught_for_no_extra_request(served: Served) -> None:
+    """Every request's token ids are read: the server keeps 952x532 and shrinks 1932x1092, whenever it comes.
+    This server does not trust per-request limits, so the one try with them is refused (HTTP 400)."""
+    from agent.models.openai import OpenAIModel
+    from agent.models.resolution import ResolutionMismatch
+
+    model = OpenAIModel(served.base_url, TINY_NAME, max_tokens=1, client_limits=(3136, 12_845_056))
+    for seed in range(2):
+        assert _ask(model, Size(952, 532), seed).image_tokens == 34 * 19
+    with pytest.raises(ResolutionMismatch) as exc:
+        _ask(model, Size(1932, 1092), 2)
+    message = " ".join(str(exc.value).split())
+    assert "the 1932x1092 screenshot this client sent" in message and "reached the model as 1316x728" in message
+    assert "1222 image tokens instead of 2691" in message and "It refused per-request limits" in message
+    assert model.handshake["method"] == "token_ids" and model.handshake["status"] == "mismatch"
+    assert model.handshake["extra_requests"] == 0 and model.handshake["refused_requests"] == 1
+
+
+def test_the_usage_probe_catches_the_lower_limit_at_first_contact(served: Served) -> None:
+    """Without token ids (as other servers): the first image fits the server, but the probe at the largest
+    size this client can send (3584x3584 under 12,845,056) comes back shrunk to 980x980 by vLLM."""
+    from agent.models.openai import OpenAIModel
+    from agent.models.resolution import ResolutionMismatch
+
+    model = OpenAIModel(served.base_url, TINY_NAME, max_tokens=1, client_limits=(3136, 12_845_056))
+    model._check.token_ids = False  # as a server that returns none; the rest is the real exchange
+    with pytest.raises(ResolutionMismatch) as exc:
+        _ask(model, Size(952, 532))
+    message = " ".join(str(exc.value).split())
+    assert "a 3584x3584 image (the largest this client sends under its --max-pixels" in message
+    assert "reached the model as 980x980 (1225 image tokens instead of 16384)" in message
+    assert model.handshake["method"] == "probe" and model.handshake["extra_requests"] == 1
+    assert model.handshake["refused_requests"] == 1  # the probe again with limits
+
+
 def test_serve_without_vllm_says_how_to_get_it(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "agent.cli", "serve", str(tmp_path), "--vllm-python",
                            str(tmp_path / "nope" / "python")], capture_output=True, text=True, env=cli_env(), timeout=120)

@@ -33,7 +33,7 @@ def test_agent_on_the_demo_app_through_vllm(vllm_server, tmp_path: Path) -> None
     assert trajectory.result["outcome"] == "step_limit" and code == 1, trajectory.result  # no terminate allowed
     assert trajectory.run["model"]["handshake"]["status"] == "pending"  # written before the first request
     first = trajectory.steps[0]["handshake"]  # its outcome: in the step that made it, and in result.json
-    assert first["status"] == "match" and first["extra_requests"] == 1
+    assert first["status"] == "match" and first["method"] == "token_ids" and first["extra_requests"] == 0
     assert first["image_tokens"] == first["expected_tokens"] == trajectory.steps[0]["image_tokens"]
     assert all("handshake" not in step for step in trajectory.steps[1:])  # recorded when it changes, not again
     assert trajectory.result["handshake"] == first
@@ -76,14 +76,15 @@ def test_a_base_url_without_v1_says_so(vllm_server, tmp_path: Path, capsys) -> N
 
 def test_per_request_limits_when_the_server_would_enlarge_the_image(vllm_server) -> None:
     """The session server trusts per-request mm_processor_kwargs; its min_pixels (3,136) would enlarge a
-    28x28 image to 56x56, so the handshake sends the client's limits and the model sees 28x28."""
+    28x28 image to 56x56 (4 tokens between the markers of the ids it returns), so the handshake sends the
+    request again with the client's limits and the model sees 28x28: one extra request, the only one."""
     model = OpenAIModel(vllm_server.base_url, TINY_NAME, max_tokens=2, client_limits=(784, 1_003_520))
     generation = model.generate(Prompt("s", "hello", (Image.new("RGB", (28, 28), "red"),)))
     assert generation.image_tokens == 1
     assert model.handshake["status"] == "per_request_limits" and model.handshake["image_tokens"] == 4
-    assert model.handshake["extra_requests"] == 2  # the text-only count, and the request again with limits
+    assert model.handshake["extra_requests"] == 1  # the request again with limits
     assert model.generate(Prompt("s", "again", (Image.new("RGB", (28, 28), "blue"),))).image_tokens == 1
-    assert model.handshake["extra_requests"] == 2
+    assert model.handshake["extra_requests"] == 1
 
 
 def test_single_shot_commands_report_the_image_tokens_vllm_used(vllm_server, tmp_path: Path, capsys) -> None:

@@ -1,7 +1,8 @@
 """Requests against the real vLLM with the checkpoint's default limits: image tokens, prefill, image counts.
 
-Image tokens are measured twice and independently: by `OpenAIModel`'s handshake (chat completions'
-usage) and here through vLLM's /tokenize (same messages with and without the images).
+Image tokens are measured twice and independently: by `OpenAIModel`'s handshake (the prompt's token ids
+vLLM returns with ``return_token_ids``, its placeholders expanded) and here through vLLM's /tokenize (same
+messages with and without the images).
 """
 
 from __future__ import annotations
@@ -52,10 +53,10 @@ def check_geometry(vllm_server, raw, shot, geometry: Geometry, max_pixels: int) 
                     meta={"model_size": [geometry.model.width, geometry.model.height]})
     generation = model.generate(prompt)
     assert generation.image_tokens == geometry.image_tokens == image_tokens_seen(raw, model, prompt)
-    assert model.handshake["status"] == "match"
-    assert model.handshake["extra_requests"] == 1
-    again = model.generate(prompt)  # verified: no further handshake request
-    assert again.image_tokens == geometry.image_tokens and model.handshake["extra_requests"] == 1
+    assert model.handshake["status"] == "match" and model.handshake["method"] == "token_ids"
+    assert model.handshake["extra_requests"] == 0  # read from the request's own token ids
+    again = model.generate(prompt)  # checked again, for free
+    assert again.image_tokens == geometry.image_tokens and model.handshake["extra_requests"] == 0
 
 
 @pytest.mark.parametrize("max_pixels", [MAX_PIXELS, EVAL_MAX_PIXELS], ids=["client-default", "client-eval"])
@@ -114,3 +115,30 @@ def test_history_images_within_and_over_the_server_limit(vllm_server) -> None:
         Agent(model(), CanvasEnvironment(Size(640, 480)), AgentConfig(max_steps=4, history_images=3)).run("Click")
     message = str(exc.value)
     assert "At most 2 image(s)" in message and "--limit-mm-per-prompt" in message and "--history-images" in message
+
+
+def test_every_request_is_checked_for_no_extra_request(vllm_server) -> None:
+    """ScreenSpot's mixed phone/desktop/web sizes, one model instance: each request's own token ids carry
+    its image tokens (vLLM expands each image's placeholder), so no size needs a request of its own."""
+    model = OpenAIModel(vllm_server.base_url, TINY_NAME, max_tokens=1, client_limits=(MIN_PIXELS, EVAL_MAX_PIXELS))
+    for i, shot in enumerate([(1280, 720), (1080, 2400), (1920, 1080), (750, 1334), (640, 480)]):
+        geometry = Geometry.for_screenshot(Size(*shot), max_pixels=EVAL_MAX_PIXELS)
+        image = to_model_image(screen(*shot, seed=i), geometry.model)
+        generation = model.generate(Prompt("You are a GUI agent.", f"click button {i}", (image,)))
+        assert generation.image_tokens == geometry.image_tokens, shot
+    assert model.handshake["method"] == "token_ids" and model.handshake["status"] == "match"
+    assert model.handshake["extra_requests"] == 0 and "refused_requests" not in model.handshake
+
+
+def test_the_usage_probe_agrees_with_real_vllm(vllm_server) -> None:
+    """The path for servers without token ids, against vLLM's real resize: one probe at the client's
+    largest size (1,003,520 pixels), kept by this server, covers the larger images that follow."""
+    model = OpenAIModel(vllm_server.base_url, TINY_NAME, max_tokens=1, client_limits=(MIN_PIXELS, MAX_PIXELS))
+    model._check.token_ids = False  # as a server that returns none; everything else is the real exchange
+    sizes = [Size(952, 532), Size(1288, 728), Size(672, 1484)]
+    for i, size in enumerate(sizes):
+        generation = model.generate(Prompt("You are a GUI agent.", f"click {i}", (to_model_image(screen(1280, 720, i), size),)))
+        assert generation.image_tokens == size.width // 28 * (size.height // 28)
+    assert model.handshake["method"] == "probe" and model.handshake["status"] == "match"
+    assert model.handshake["probe"][0] * model.handshake["probe"][1] == MAX_PIXELS
+    assert model.handshake["extra_requests"] == 1
