@@ -10,7 +10,8 @@ prompt tokens). Figures:
   ``prompt_tokens_details.cached_tokens`` against the system turn's token count from /tokenize;
 - ScreenSpot samples/s with 1, 2, 4 workers on distinct 1280x720 screens, with the client's and the vLLM
   processes' CPU per sample, for --resize client (JPEG at model size) and auto (the original PNG, resized by vLLM);
-- the handshake's cost: extra requests and seconds on first contact, next to a plain request.
+- the handshake's cost per method (vLLM's token ids, the usage probe for other servers, none) on mixed
+  screenshot sizes: extra requests, its own seconds, request times (`bench_vllm.py handshake`: that alone).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -182,29 +184,45 @@ def _quiet():
     return Console(file=io.StringIO())
 
 
+HANDSHAKE_SHOTS = [(1280, 720), (1080, 2400), (1920, 1080), (750, 1334), (2560, 1440), (640, 480)]  # ScreenSpot-like mix
+
+
 def handshake_cost(server) -> dict:
+    """Per method, one model instance sending ScreenSpot's mixed sizes: extra requests, the handshake's own
+    seconds, and the mean request time against a model that checks nothing (same sizes, fresh screens)."""
     from agent.geometry import Geometry
     from agent.imaging import to_model_image
     from agent.prompt import Prompt
     from tests.serving.conftest import screen
 
-    geometry = Geometry.for_screenshot(Size(1280, 720))
-    times = []
-    for seed in range(3):
-        image = to_model_image(screen(1280, 720, seed + 10), geometry.model)
-        model = OpenAIModel(server.base_url, "tiny", max_tokens=8)
-        started = time.perf_counter()
-        first = model.generate(Prompt("You are a helpful assistant.", f"Describe {seed}.", (image,)))
-        first_wall = time.perf_counter() - started
-        plain = OpenAIModel(server.base_url, "tiny", max_tokens=8, check_resolution=False)
-        image2 = to_model_image(screen(1280, 720, seed + 20), geometry.model)
-        started = time.perf_counter()
-        plain.generate(Prompt("You are a helpful assistant.", f"Describe {seed}.", (image2,)))
-        plain_wall = time.perf_counter() - started
-        times.append((first_wall, plain_wall, model.handshake["seconds"], model.handshake["extra_requests"], first.image_tokens))
-    return {"first_request_s": statistics.median(t[0] for t in times), "plain_request_s": statistics.median(t[1] for t in times),
-            "handshake_s": statistics.median(t[2] for t in times), "extra_requests": max(t[3] for t in times),
-            "image_tokens": times[0][4]}
+    limits = (MIN_PIXELS, MAX_PIXELS)
+    out = {}
+    for method in ("token_ids", "probe", "none"):
+        model = OpenAIModel(server.base_url, "tiny", max_tokens=8, client_limits=limits, check_resolution=method != "none")
+        if method == "probe":
+            model._check.token_ids = False  # as a server without token ids: the usage probe
+        walls, checked = [], 0
+        for i, shot in enumerate(HANDSHAKE_SHOTS):
+            geometry = Geometry.for_screenshot(Size(*shot), max_pixels=MAX_PIXELS)
+            image = to_model_image(screen(*shot, seed=100 * len(out) + i), geometry.model)
+            started = time.perf_counter()
+            generation = model.generate(Prompt("You are a helpful assistant.", f"Describe {i}.", (image,)))
+            walls.append(time.perf_counter() - started)
+            checked += generation.image_tokens == geometry.image_tokens
+        out[method] = {"extra_requests": model.handshake["extra_requests"], "seconds": model.handshake["seconds"],
+                       "first_s": walls[0], "mean_s": statistics.mean(walls), "checked": checked,
+                       "method": model.handshake.get("method")}
+        model.close()
+    return out
+
+
+def print_handshake(cost: dict) -> None:
+    print(f"\nhandshake, one model instance, {len(HANDSHAKE_SHOTS)} requests of mixed sizes "
+          f"({', '.join(f'{w}x{h}' for w, h in HANDSHAKE_SHOTS)}), client max_pixels {MAX_PIXELS}:")
+    for method, row in cost.items():
+        print(f"  {method:9s}: {row['extra_requests']} extra request(s), handshake {1000 * row['seconds']:.1f} ms; "
+              f"first request {1000 * row['first_s']:.0f} ms, mean {1000 * row['mean_s']:.0f} ms; "
+              f"image tokens vouched for in {row['checked']}/{len(HANDSHAKE_SHOTS)} requests")
 
 
 def main() -> int:
@@ -220,6 +238,9 @@ def main() -> int:
                                                              "--enable-prompt-tokens-details")) as server:
             print(f"vLLM (CPU, tiny Qwen2.5-VL) ready in {time.perf_counter() - started:.0f} s; "
                   f"load average at start {load:.1f} on {os.cpu_count()} cores")
+            if sys.argv[1:] == ["handshake"]:  # `python tests/bench/bench_vllm.py handshake`: that figure alone
+                print_handshake(handshake_cost(server))
+                return 0
             run = episode(server, work)
             sys_tokens = system_tokens(server)
             later = run["generations"][1:]
@@ -248,10 +269,7 @@ def main() -> int:
             print("  bound: vLLM's CPU worker is pinned to one core and does the vision encoder and the prefill for every "
                   "sample;\n  more workers only overlap the client's encode/HTTP with it (and batch decode steps), "
                   "so the speed-up stops near the server's single-core rate.")
-            cost = handshake_cost(server)
-            print(f"\nhandshake on first contact: {cost['extra_requests']} extra request, {1000 * cost['handshake_s']:.0f} ms "
-                  f"(the text-only prompt, max_tokens 1); first request with it {1000 * cost['first_request_s']:.0f} ms "
-                  f"vs a plain request {1000 * cost['plain_request_s']:.0f} ms; image tokens checked: {cost['image_tokens']}")
+            print_handshake(handshake_cost(server))
     return 0
 
 
