@@ -305,7 +305,10 @@ class BrowserEnvironment(EnvironmentBase):
         info: dict[str, Any] = {}
         if command.point is not None and name != "left_click_drag":
             info.update(self._element_at(command.point))
-            self._move(command.point)
+            if name in _MOVES_ITSELF:  # Playwright's click moves the mouse there first: one move, not two
+                self.cursor = command.point
+            else:
+                self._move(command.point)
         if name in ("left_click", "right_click", "middle_click"):
             mouse.click(self.cursor.x, self.cursor.y, button=name.split("_")[0])
         elif name == "double_click":
@@ -362,11 +365,16 @@ class BrowserEnvironment(EnvironmentBase):
     def settle(self) -> dict[str, Any]:
         """Wait (bounded) until no navigation, request, DOM mutation or animation is in progress; where a
         visible canvas, video or frame can change pixels the page script cannot see, also until two small
-        screenshots of the region they cover agree (hidden ones, as on every MiniWoB++ page, cost nothing)."""
+        screenshots of the region they cover agree (hidden ones, as on every MiniWoB++ page, cost nothing).
+
+        A DOM change counts as over after 40 ms without another, or after two rendered frames when nothing
+        is left to run: no timeout due within those 40 ms, no frame or idle callback, no short interval,
+        no image or font loading, and no source the page script cannot follow (workers, sockets, message
+        channels, frames). ``settle_quiet`` says which: "frames" (nothing was left) or "window"."""
         t = time.perf_counter()
         deadline = t + self.settle_timeout_ms / 1000
         busy: str | None = "unknown"
-        by = "page"
+        by, quiet = "page", "window"
         while True:
             remaining = max(1, round((deadline - time.perf_counter()) * 1000))
             try:
@@ -394,6 +402,7 @@ class BrowserEnvironment(EnvironmentBase):
                     if not _navigated(exc) and "Timeout" not in str(exc):
                         raise
                 continue
+            quiet = "frames" if state.get("early") else "window"
             if busy is None and state.get("opaque"):
                 by = "page+screenshot"
                 region = state["opaque"] if isinstance(state["opaque"], list) else None  # True: no script, all
@@ -401,7 +410,8 @@ class BrowserEnvironment(EnvironmentBase):
                     busy = "pixels"
             break
         ms = round((time.perf_counter() - t) * 1000, 2)
-        return {"settle_ms": ms, "settled": busy is None, "settle_by": by} | ({"busy": busy} if busy else {})
+        return {"settle_ms": ms, "settled": busy is None, "settle_by": by, "settle_quiet": quiet} | (
+            {"busy": busy} if busy else {})
 
     def _pixels_stable(self, deadline: float, region: list[float] | None = None) -> bool:
         """Small screenshots of ``region`` (CSS px; None: the viewport) until two in a row agree (a blinking
@@ -434,6 +444,7 @@ class BrowserEnvironment(EnvironmentBase):
         }
 
 
+_MOVES_ITSELF = ("left_click", "right_click", "middle_click", "double_click")
 _TWO_FRAMES = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
 
 

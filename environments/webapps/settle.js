@@ -15,7 +15,7 @@
   // (a request open for over 2 s, a long poll or a stream, stops counting)
   state.inflight = new Set();
   const begin = () => { const token = { since: performance.now() }; state.inflight.add(token); return token; };
-  const end = (token) => () => setTimeout(() => { state.inflight.delete(token); state.lastMutation = performance.now(); }, 0);
+  const end = (token) => () => setTimeout0(() => { state.inflight.delete(token); state.lastMutation = performance.now(); }, 0);
   const fetch0 = window.fetch;
   if (fetch0) {
     window.fetch = function (...args) {
@@ -46,6 +46,75 @@
   document.addEventListener('submit', (e) => { if (opensTab(e.target.target)) state.popup = performance.now(); }, true);
   const open0 = window.open;
   window.open = function (...args) { state.popup = performance.now(); return open0.apply(this, args); };
+  // Follow-up work the page has scheduled. A pending timeout due soon, a pending animation-frame or idle
+  // callback or a short interval is work still to come; a source this script cannot follow (string
+  // timers, workers, sockets, message channels, scheduler tasks) makes the page 'unknown' for good.
+  // Only a page with nothing pending and nothing unknown may count as settled before the quiet period.
+  state.timers = new Map();  // timeout id -> when it is due
+  state.frames = new Set();  // pending requestAnimationFrame / requestIdleCallback ids
+  state.intervals = new Map();  // interval id -> [start, period]
+  state.unknown = false;
+  const track = (fn, done) => (typeof fn === 'function' ? function (...a) { done(); return fn.apply(this, a); }
+                                                          : (state.unknown = true, fn));
+  const setTimeout0 = window.setTimeout, clearTimeout0 = window.clearTimeout;
+  window.setTimeout = function (fn, delay, ...args) {
+    let id;
+    id = setTimeout0(track(fn, () => state.timers.delete(id)), delay, ...args);
+    state.timers.set(id, performance.now() + (Number(delay) || 0));
+    return id;
+  };
+  const forget = (id) => { state.timers.delete(id); state.intervals.delete(id); };
+  window.clearTimeout = function (id) { forget(id); return clearTimeout0(id); };
+  const setInterval0 = window.setInterval, clearInterval0 = window.clearInterval;
+  window.setInterval = function (fn, delay, ...args) {
+    const id = setInterval0(track(fn, () => {}), delay, ...args);
+    state.intervals.set(id, [performance.now(), Math.max(1, Number(delay) || 0)]);
+    return id;
+  };
+  window.clearInterval = function (id) { forget(id); return clearInterval0(id); };
+  const requestAnimationFrame0 = window.requestAnimationFrame;
+  for (const [request, cancel] of [['requestAnimationFrame', 'cancelAnimationFrame'], ['requestIdleCallback', 'cancelIdleCallback']]) {
+    const request0 = window[request], cancel0 = window[cancel];
+    if (!request0) continue;
+    window[request] = function (fn, ...args) {
+      const key = {};
+      const id = request0.call(window, track(fn, () => state.frames.delete(key)), ...args);
+      key.id = id; key.kind = request; state.frames.add(key);
+      return id;
+    };
+    window[cancel] = function (id) {
+      for (const key of state.frames) if (key.id === id && key.kind === request) state.frames.delete(key);
+      return cancel0.call(window, id);
+    };
+  }
+  for (const name of ['Worker', 'SharedWorker', 'WebSocket', 'EventSource', 'MessageChannel', 'BroadcastChannel']) {
+    const Original = window[name];
+    if (!Original) continue;
+    window[name] = new Proxy(Original, { construct(target, args, newTarget) {
+      state.unknown = true; return Reflect.construct(target, args, newTarget); } });
+  }
+  if (window.scheduler && window.scheduler.postTask) {
+    const postTask0 = window.scheduler.postTask.bind(window.scheduler);
+    window.scheduler.postTask = (...args) => { state.unknown = true; return postTask0(...args); };
+  }
+  // Nothing left to run: no timeout due within `quiet`, no frame/idle callback, no short interval, no
+  // unknown source, no image or font still loading, no frame or plugin (they post messages).
+  const idle = (quiet) => {
+    if (state.unknown || state.frames.size) return false;
+    const now = performance.now();
+    for (const due of state.timers.values()) if (due - now <= quiet) return false;
+    for (const [start, period] of state.intervals.values()) {
+      if (period <= quiet || period - ((now - start) % period) <= quiet) return false;
+    }
+    if (document.fonts && document.fonts.status === 'loading') return false;
+    for (const img of document.images) if (!img.complete) return false;
+    return !document.querySelector('iframe, frame, object, embed');
+  };
+  // Two rendered frames, or false after 100 ms (a page in a background tab renders none).
+  const twoFrames = () => new Promise((resolve) => {
+    const late = setTimeout0(() => resolve(false), 100);
+    requestAnimationFrame0(() => requestAnimationFrame0(() => { clearTimeout0(late); resolve(true); }));
+  });
   const finite = (a) => {
     if (a.playState !== 'running') return false;
     const end = a.effect && a.effect.getComputedTiming().endTime;
@@ -88,18 +157,26 @@
     popupSeen: () => { state.popup = 0; },
     wheelSeen: (n, timeout) => new Promise((resolve) => {
       const t0 = performance.now();
-      const check = () => (state.wheels > n || performance.now() - t0 >= timeout ? resolve(state.wheels > n) : setTimeout(check, 5));
+      const check = () => (state.wheels > n || performance.now() - t0 >= timeout ? resolve(state.wheels > n) : setTimeout0(check, 5));
       check();
     }),
     settle: (quiet, timeout) => new Promise((resolve) => {
       const t0 = performance.now();
-      const check = () => {
-        const b = busy(quiet);
+      const check = async () => {
+        let b = busy(quiet);
+        if (b === 'dom' && idle(quiet)) {
+          // Nothing is left to run, so no further change is coming from the page itself: two frames for
+          // the rendering steps' own callbacks (resize/intersection observers), and settled if still so.
+          const seen = state.lastMutation;
+          const rendered = await twoFrames();
+          if (rendered && state.lastMutation === seen && idle(quiet) && busy(0) === null) b = null;
+          else b = busy(quiet);
+        }
         // visible canvas, video and frames change pixels this script cannot see: the caller compares
         // screenshots of the viewport region they cover (null: none is visible, no screenshots needed)
         const opaque = opaqueRegion();
-        if (!b || b === 'popup' || performance.now() - t0 >= timeout) resolve({ busy: b, opaque, ms: performance.now() - t0 });
-        else setTimeout(check, 10);
+        if (!b || b === 'popup' || performance.now() - t0 >= timeout) resolve({ busy: b, opaque, early: !b && idle(quiet), ms: performance.now() - t0 });
+        else setTimeout0(check, 5);
       };
       check();
     }),
