@@ -5,7 +5,7 @@ request's ``mm_processor_kwargs`` where ``per_request``), and becomes ``<|vision
 ``<|image_pad|>`` per 28x28 block, ``<|vision_end|>`` in the prompt's ids; each word of text one id. The
 count is reported as ``usage.prompt_tokens`` (unless ``usage=False``); the ids themselves come back as
 ``prompt_token_ids`` when asked with ``return_token_ids`` and ``token_ids=True``. ``strict``: answers unknown
-request fields with HTTP 400, as OpenAI's own API does.
+request fields with HTTP 400, as OpenAI's own API does; ``context``: prompts longer than that, too.
 """
 
 from __future__ import annotations
@@ -27,10 +27,12 @@ KNOWN_FIELDS = {"model", "messages", "temperature", "max_tokens", "structured_ou
 
 class QwenLikeServer(ScriptedServer):
     def __init__(self, answers, *, min_pixels: int = MIN_PIXELS, max_pixels: int = 12_845_056, token_ids: bool = False,
-                 usage: bool = True, strict: bool = False, per_request: bool = False, **kwargs: Any) -> None:
+                 usage: bool = True, strict: bool = False, per_request: bool = False, context: int | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(answers, **kwargs)
         self.limits = {"min_pixels": min_pixels, "max_pixels": max_pixels}
         self.token_ids, self.usage, self.strict, self.per_request = token_ids, usage, strict, per_request
+        self.context = context  # the longest prompt it takes, in tokens (vLLM's --max-model-len)
         self.refused: list[dict[str, Any]] = []  # requests answered with HTTP 400
 
     def _answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -45,6 +47,11 @@ class QwenLikeServer(ScriptedServer):
             return status, reply
         limits = self.limits | (body.get("mm_processor_kwargs") or {}) if self.per_request else self.limits
         ids = prompt_ids(body["messages"], limits)
+        if self.context is not None and len(ids) > self.context:
+            self.requests.pop()  # refused, like the 400s above
+            self.refused.append(body)
+            return 400, {"error": {"message": f"This model's maximum context length is {self.context} tokens. However, "
+                                              f"you requested {len(ids)} tokens in the messages."}}
         reply["usage"] = {"prompt_tokens": len(ids), "completion_tokens": 1} if self.usage else {}
         if self.token_ids and body.get("return_token_ids"):
             reply["prompt_token_ids"] = ids

@@ -1,10 +1,11 @@
 """At which size does a server really feed our screenshot to the model? Read from its token counts.
 
-Qwen2.5-VL turns a W x H image into (W/28)(H/28) tokens between ``<|vision_start|>`` and ``<|vision_end|>``.
-A server's ``usage.prompt_tokens`` for a prompt, minus the same prompt without its images, minus those two
-markers per image, is therefore the number of image tokens the model saw; if it differs from what the
-client's size implies, the server resized the image again and the model answers in a space the prompt
-never named. `OpenAIModel` runs this check on first contact (the handshake); these are its pure parts.
+Qwen2.5-VL turns a W x H image into (W/28)(H/28) tokens between ``<|vision_start|>`` and ``<|vision_end|>``;
+if the model got another number than the client's size implies, the server resized the image again and the
+model answers in a space the prompt never named. The count is read from the prompt's token ids where the
+server returns them (`image_runs`), or from ``usage.prompt_tokens`` differences: against the prompt without
+its images (`measured_image_tokens`), or against the same prompt with a probe image (`choose_probe`,
+`probe_is_decisive`, `explain_probe`). These are the pure parts of the handshake (`agent.models.handshake`).
 """
 
 from __future__ import annotations

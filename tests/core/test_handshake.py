@@ -182,3 +182,14 @@ def test_images_outside_the_probed_range_are_warned_about_once(caplog) -> None:
     assert requests == 4 and client.handshake["extra_requests"] == 1
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and "not checked" in warnings[0]
+
+
+def test_a_probe_longer_than_the_servers_context_falls_back_to_the_text_alone() -> None:
+    """The largest size under 12,845,056 pixels is 16,384 image tokens, more than this server's context."""
+    with QwenLikeServer(["ok"], context=8192) as server:
+        client = model(server)
+        assert client.generate(prompt(SCREENS[0])).image_tokens == tokens_for(SCREENS[0])
+        refused, probe = list(server.refused), server.requests[1]
+    assert len(refused) == 1 and client.handshake["refused_requests"] == 1
+    assert client.handshake["method"] == "text_only" and client.handshake["extra_requests"] == 1
+    assert all(c["type"] == "text" for m in probe["messages"] if isinstance(m["content"], list) for c in m["content"])
