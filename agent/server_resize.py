@@ -15,15 +15,16 @@ when the client resizes.
 ``--resize`` chooses:
 
 - ``client``: always resize here (the server gets an image at model size; the behaviour before).
-- ``server``: send every file that can pass through as it is (`agent.imaging.passes_through`); right for
-  a server whose limits equal the client's, e.g. one started by ``gui-agent serve`` with the same
-  ``--min-pixels/--max-pixels``.
-- ``auto`` (the default): send the original when the client's limits do not bind for this screenshot, that
-  is when its model size is the plain rounding of each side to a multiple of 28. Then the server lands on
-  that size under exactly the servers that would leave a client-resized image alone (both hold iff the
-  model area lies within the server's limits; see `server_lands_on`), so ``auto`` never fails where
-  ``client`` would work. When the client's limits do bind (a screenshot shrunk by --max-pixels), only a
-  server with the same limits agrees, which the client cannot know in advance: it resizes itself.
+- ``auto`` (the default): send the original file (when it can pass through, `agent.imaging.passes_through`)
+  whenever the client's limits do not bind for this screenshot, that is when its model size is the plain
+  rounding of each side to a multiple of 28. Then the server lands on that size under exactly the servers
+  that would leave a client-resized image alone (both hold iff the model area lies within the server's
+  limits; see `server_lands_on`), so ``auto`` never fails where ``client`` works, and every check the
+  handshake makes of a client-resized image (per request from vLLM's token ids, or by area from one usage
+  probe) holds for the original too. When the client's limits do bind (a screenshot shrunk by
+  --max-pixels), only a server with the very same limits agrees, which an area-based check cannot
+  establish for sizes it has not seen: such screenshots are resized here. (There is deliberately no mode
+  that sends those: it would be safe only on servers whose every request is checked.)
 """
 
 from __future__ import annotations
@@ -39,13 +40,12 @@ from PIL import Image
 from agent.geometry import FACTOR, Geometry, Size, smart_resize
 from agent.imaging import ENCODED, from_file, passes_through
 
-ResizeMode = Literal["auto", "client", "server"]
-RESIZE_MODES: tuple[ResizeMode, ...] = ("auto", "client", "server")
-RESIZE_HELP = ("with --base-url: where screenshots are resized to model size for a server: auto (default: the server, as the original "
-               "file, whenever the client's pixel limits do not change its 28-rounded size, so any server that would "
-               "accept a client-resized image lands on the same size; else here), client (always here: decode, "
-               "resize, JPEG), server (always the original file; for servers started with the same "
-               "--min-pixels/--max-pixels). The handshake checks the server's size either way")
+ResizeMode = Literal["auto", "client"]
+RESIZE_MODES: tuple[ResizeMode, ...] = ("auto", "client")
+RESIZE_HELP = ("with --base-url: where screenshots are resized to model size. auto (default): by the server, "
+               "sending the original file undecoded, whenever the client's --min/--max-pixels leave the screenshot "
+               "at its 28-rounded size (every server that would accept a client-resized image then lands on the "
+               "same size, and the handshake checks it); else here. client: always here (decode, resize, JPEG)")
 
 
 class ServerResized:
@@ -107,7 +107,7 @@ def for_server(data: bytes, min_pixels: int, max_pixels: int, resize: ResizeMode
         return geometry, None
     if size == geometry.model:
         return geometry, from_file(data)  # already at model size: nothing for anyone to resize
-    if resize == "server" or (resize == "auto" and server_lands_on(size, min_pixels, max_pixels)):
+    if resize == "auto" and server_lands_on(size, min_pixels, max_pixels):
         return geometry, ServerResized(data, size, geometry.model, image.format)
     return geometry, None
 

@@ -45,14 +45,13 @@ def test_the_file_goes_as_it_is_or_resized_here_and_boxes_map_from_the_model_siz
     assert Image.open(tmp_path / "out.png").size == (1280, 720)
 
 
-def test_ground_with_limits_that_shrink_the_screenshot_resizes_here_under_auto(tmp_path, capsys):
+def test_ground_with_limits_that_shrink_the_screenshot_resizes_here(tmp_path, capsys):
     """1920x1080 under the default --max-pixels becomes 1316x728: only a server with that very limit agrees,
-    so auto resizes here; --resize server sends the file and leaves the check to the handshake."""
+    so auto resizes here."""
     path = make_screen(tmp_path / "screen.png", (1920, 1080), {"ok": (100, 100, 200, 150)})
-    for resize, expected in (("auto", "jpeg"), ("server", "png")):
-        with ScriptedServer(['{"bbox_2d": [60, 60, 130, 100], "label": "ok"}']) as server:
-            code = cli.main(["ground", str(path), "ok", "--base-url", server.base_url, "--model", "qwen", "--resize",
-                             resize, "--out", str(tmp_path / f"{resize}.png")])
-            (url,) = _urls(server.requests[0])
-        assert code == 0 and json.loads(capsys.readouterr().out)["model_size"] == [1316, 728]
-        assert url.startswith(f"data:image/{expected};base64,"), resize
+    with ScriptedServer(['{"bbox_2d": [60, 60, 130, 100], "label": "ok"}']) as server:
+        code = cli.main(["ground", str(path), "ok", "--base-url", server.base_url, "--model", "qwen",
+                         "--out", str(tmp_path / "out.png")])
+        (url,) = _urls(server.requests[0])
+    assert code == 0 and json.loads(capsys.readouterr().out)["model_size"] == [1316, 728]
+    assert url.startswith("data:image/jpeg;base64,") and images_sent(server.requests[0])[0].size == (1316, 728)

@@ -100,17 +100,15 @@ def test_the_prompt_image_reports_the_model_size_the_handshake_checks() -> None:
     assert data_uri(image, "jpeg") == "data:image/png;base64," + base64.b64encode(data).decode()
 
 
-def test_client_limits_that_bind_keep_the_resize_on_the_client_unless_told(tmp_path: Path) -> None:
+def test_client_limits_that_bind_keep_the_resize_on_the_client(tmp_path: Path) -> None:
     """1920x1080 under --max-pixels 1003520 becomes 1316x728: only a server with that very limit agrees."""
     data = _file(_screen((1920, 1080)))
     geometry, image = for_server(data, 3136, MAX_PIXELS, "auto")
-    assert geometry.model == Size(1316, 728) and image is None  # auto: resized here
-    _, image = for_server(data, 3136, MAX_PIXELS, "server")
-    assert isinstance(image, ServerResized) and image.size == (1316, 728)  # server: trusted to the handshake
+    assert geometry.model == Size(1316, 728) and image is None  # resized here
     _, image = for_server(_file(_screen((1280, 720))), 3136, MAX_PIXELS, "client")
     assert image is None
     with pytest.raises(ValueError, match="resize must be one of"):
-        for_server(data, 3136, MAX_PIXELS, "gpu")
+        for_server(data, 3136, MAX_PIXELS, "server")
 
 
 def test_resize_client_sends_a_jpeg_at_model_size(tmp_path: Path) -> None:
@@ -142,7 +140,7 @@ def test_files_whose_pixels_a_server_would_read_otherwise_are_resized_here() -> 
         "16-bit grey": _file(Image.fromarray(np.full((720, 1280), 300, dtype=np.uint16))),
     }
     for name, data in cases.items():
-        assert for_server(data, 3136, EVAL_MAX_PIXELS, "server")[1] is None, name
+        assert for_server(data, 3136, EVAL_MAX_PIXELS, "auto")[1] is None, name
     for fmt, params in (("JPEG", {"exif": upright.tobytes()}), ("JPEG", {}), ("WEBP", {"lossless": True}),
                         ("PNG", {})):
         sent = for_server(_file(screen, fmt, **params), 3136, EVAL_MAX_PIXELS, "auto")[1]

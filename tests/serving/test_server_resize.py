@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agent.geometry import MAX_PIXELS, MIN_PIXELS, ModelPoint, Size
+from agent.geometry import MIN_PIXELS, ModelPoint, Size
 from agent.models.openai import OpenAIModel
 from agent.models.resolution import tokens_for
 from agent.models.structured import tool_call_outputs
@@ -80,20 +80,3 @@ def test_screenspot_on_original_files_scores_in_original_pixels(vllm_server, tmp
                                                      my * size.height / model_size.height], abs=1e-3)
     assert {tuple(r["image_size"]) for r in results} == {(1280, 720), (1920, 1080)}
 
-
-def test_resize_server_with_bound_client_limits_is_put_on_the_clients_grid(vllm_server, raw) -> None:
-    """--resize server with --max-pixels 1003520: 1920x1080 is 1316x728 for the client but 1932x1092 under this
-    server's checkpoint limit. The handshake sees the difference and, since this server takes per-request
-    limits, sends the client's: the original then reaches the model at 1316x728 too."""
-    geometry, image = for_server(_png(Size(1920, 1080), seed=5), MIN_PIXELS, MAX_PIXELS, "server")
-    assert isinstance(image, ServerResized) and geometry.model == Size(1316, 728)
-    prompt = _prompt(image, geometry, "the highlighted panel", QuerySettings(min_pixels=MIN_PIXELS))
-    model = OpenAIModel(vllm_server.base_url, TINY_NAME, max_tokens=32, structured_outputs=tool_call_outputs,
-                        client_limits=(MIN_PIXELS, MAX_PIXELS))
-    assert image_tokens_seen(raw, model, prompt) == tokens_for(Size(1932, 1092))  # the server's own limit
-    generation = model.generate(prompt)
-    assert generation.prompt_tokens == tokenized(raw, model, prompt) - tokens_for(Size(1932, 1092)) \
-        + tokens_for(Size(1316, 728))  # what the model saw: the client's grid
-    x, y = parse_point(PREFILL + generation.text)
-    assert 0 <= x < 1316 and 0 <= y < 728
-    model.close()
