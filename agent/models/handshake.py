@@ -89,8 +89,9 @@ class ResolutionCheck:
                     return self._first_contact(payload, prompt, sizes)
         if self.token_ids:
             started = time.perf_counter()
-            data = self.model._post("/chat/completions", self._body(payload, sizes) | {"return_token_ids": True})
-            return self._by_ids(data, started, payload, prompt, sizes)
+            body = self._body(payload, sizes)
+            data = self.model._post("/chat/completions", body | {"return_token_ids": True})
+            return self._by_ids(data, started, payload, prompt, sizes, limited="mm_processor_kwargs" in body)
         return self._by_usage(payload, prompt, sizes)
 
     def _body(self, payload: dict[str, Any], sizes: list[Size]) -> dict[str, Any]:
@@ -121,12 +122,13 @@ class ResolutionCheck:
             return self._by_usage(payload, prompt, sizes, data, started)
         self.token_ids = isinstance(data.get("prompt_token_ids"), list)
         if self.token_ids:
-            return self._by_ids(data, started, payload, prompt, sizes)
+            return self._by_ids(data, started, payload, prompt, sizes, limited="mm_processor_kwargs" in body)
         return self._by_usage(payload, prompt, sizes, data, started)
 
     # -- token ids: every request checked, for free ----------------------------------------------------------
     def _by_ids(self, data: dict[str, Any], started: float, payload: dict[str, Any], prompt: Prompt,
-                sizes: list[Size]) -> Generation:
+                sizes: list[Size], *, limited: bool) -> Generation:
+        """``limited``: the request carried the client's limits (so a mismatch means the server ignores them)."""
         checking = time.perf_counter()
         runs = image_runs(data.get("prompt_token_ids") or [], len(sizes), self.markers)
         if runs is None:  # ids that do not show the images (one-token images among one-off text tokens)
@@ -139,12 +141,13 @@ class ResolutionCheck:
                 self._note("match", "token_ids", checking, sizes, counts)
             return generation
         with self._lock:
-            return self._retry_by_ids(payload, prompt, sizes, counts)
+            return self._retry_by_ids(payload, prompt, sizes, counts, limited)
 
-    def _retry_by_ids(self, payload: dict[str, Any], prompt: Prompt, sizes: list[Size], counts: list[int]) -> Generation:
+    def _retry_by_ids(self, payload: dict[str, Any], prompt: Prompt, sizes: list[Size], counts: list[int],
+                      limited: bool) -> Generation:
         started = time.perf_counter()
         worst = self._worst(sizes, counts)
-        if self.limits:  # the limits went with this request and still did not hold
+        if limited:  # the limits went with this request and still did not hold
             self._mismatch(sizes[worst], counts[worst], sizes, "It ignored per-request mm_processor_kwargs.")
         try:
             data = self.model._post("/chat/completions", self._with_limits(payload, sizes) | {"return_token_ids": True})

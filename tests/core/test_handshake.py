@@ -193,3 +193,30 @@ def test_a_probe_longer_than_the_servers_context_falls_back_to_the_text_alone() 
     assert len(refused) == 1 and client.handshake["refused_requests"] == 1
     assert client.handshake["method"] == "text_only" and client.handshake["extra_requests"] == 1
     assert all(c["type"] == "text" for m in probe["messages"] if isinstance(m["content"], list) for c in m["content"])
+
+
+def test_concurrent_requests_resized_before_the_limits_were_known_are_each_sent_again() -> None:
+    """Requests already on their way without limits when another one found the resize: each is sent again
+    with the limits (not taken for a server that ignores them), and every answer is on the client's grid."""
+    large = Size(1932, 1092)
+    with QwenLikeServer(["ok"], token_ids=True, max_pixels=LOW, per_request=True, latency=0.05) as server:
+        client = model(server)
+        client.generate(prompt(Size(952, 532)))  # first contact: the server's kind is known
+        results: list[object] = []
+        threads = [threading.Thread(target=lambda i=i: results.append(_safe(client, prompt(large, text=f"task {i}"))))
+                   for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        limited = sum("mm_processor_kwargs" in body for body in server.requests)
+    assert results == [tokens_for(large)] * 4, results
+    assert client.handshake["status"] == "per_request_limits"
+    assert 1 <= client.handshake["extra_requests"] <= 4 and limited == 4  # each request once with the limits
+
+
+def _safe(client: OpenAIModel, p: Prompt) -> object:
+    try:
+        return client.generate(p).image_tokens
+    except Exception as exc:  # noqa: BLE001  (compared below)
+        return exc
