@@ -60,7 +60,8 @@
   window.setTimeout = function (fn, delay, ...args) {
     let id;
     id = setTimeout0(track(fn, () => state.timers.delete(id)), delay, ...args);
-    state.timers.set(id, performance.now() + (Number(delay) || 0));
+    const ms = Number(delay) || 0;
+    state.timers.set(id, performance.now() + (ms > 2147483647 ? 0 : ms));  // past 2**31 - 1 it fires at once
     return id;
   };
   const forget = (id) => { state.timers.delete(id); state.intervals.delete(id); };

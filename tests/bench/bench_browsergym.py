@@ -108,7 +108,7 @@ def ours(env: Any, task_id: str, page_seed: int) -> dict[str, Any]:
     goal = episode.start()
     image = episode.reset().screenshot
     out: dict[str, Any] = {"reset_s": time.perf_counter() - t, "goal": goal, "screenshot": [image.height, image.width],
-                           "points": [], "steps": [], "hits": [], "done": []}
+                           "points": [], "steps": [], "hits": [], "done": [], "parts": []}
     try:
         for k in range(8):
             point = env.page.evaluate(_TARGET, [list(TASKS[task_id]), k, TASK_AREA.width, TASK_AREA.height])
@@ -118,8 +118,12 @@ def ours(env: Any, task_id: str, page_seed: int) -> dict[str, Any]:
             command = Command(tool.validate({"action": "left_click", "coordinate": point}), ScreenPoint(*point))
             t = time.perf_counter()
             result = episode.execute(command)
+            t_seen = time.perf_counter()
             episode.observe()
             out["steps"].append(time.perf_counter() - t)
+            info = result.info
+            out["parts"].append((info.get("execute_ms", 0.0), info.get("settle_ms", 0.0),
+                                 (time.perf_counter() - t_seen) * 1000, info.get("settle_quiet") == "frames"))
             out["points"].append(point)
             out["done"].append(result.done)
             if result.done:
@@ -164,6 +168,7 @@ def main() -> int:
     clicks = same_hits = episodes = same_outcome = 0
     differences: list[str] = []
     per_task: dict[str, dict[str, list[float]]] = {t: {"ours": [], **{s: [] for s in SETTINGS}} for t in TASKS}
+    parts: list[tuple[float, float, float, bool]] = []
     peer, env = Peer(python, chromium), open_browser()
     try:
         for seed in SEEDS:
@@ -172,6 +177,7 @@ def main() -> int:
                 resets["ours"].append(mine["reset_s"])
                 steps["ours"] += mine["steps"]
                 per_task[task_id]["ours"] += mine["steps"]
+                parts += mine["parts"]
                 shots["ours"] = mine["screenshot"]
                 order = SETTINGS if (seed + i) % 2 == 0 else SETTINGS[::-1]
                 for setting in order:
@@ -199,6 +205,10 @@ def main() -> int:
         env.close()
         peer.close()
     report(resets, steps, shots, clicks, same_hits, episodes, same_outcome, per_task)
+    median = [statistics.median(p[i] for p in parts) for i in range(3)]
+    print(f"ours per step (medians): click {median[0]:.0f} ms, settle {median[1]:.0f} ms (two frames after the last "
+          f"change in {sum(p[3] for p in parts)}/{len(parts)} steps, else the 40 ms quiet window), screenshot "
+          f"{median[2]:.0f} ms; the rest is the reward reads and the target lookup")
     if differences:
         print("where the two differ (BrowserGym's cheapest setting does not wait for animations: the click after "
               "an accordion opens lands where the Submit button is not yet):")
