@@ -28,11 +28,12 @@ KNOWN_FIELDS = {"model", "messages", "temperature", "max_tokens", "structured_ou
 class QwenLikeServer(ScriptedServer):
     def __init__(self, answers, *, min_pixels: int = MIN_PIXELS, max_pixels: int = 12_845_056, token_ids: bool = False,
                  usage: bool = True, strict: bool = False, per_request: bool = False, context: int | None = None,
-                 **kwargs: Any) -> None:
+                 expanded: bool = True, **kwargs: Any) -> None:
         super().__init__(answers, **kwargs)
         self.limits = {"min_pixels": min_pixels, "max_pixels": max_pixels}
         self.token_ids, self.usage, self.strict, self.per_request = token_ids, usage, strict, per_request
         self.context = context  # the longest prompt it takes, in tokens (vLLM's --max-model-len)
+        self.expanded = expanded  # False: the ids it returns keep one <|image_pad|> per image (before processing)
         self.refused: list[dict[str, Any]] = []  # requests answered with HTTP 400
 
     def _answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -54,7 +55,9 @@ class QwenLikeServer(ScriptedServer):
                                               f"you requested {len(ids)} tokens in the messages."}}
         reply["usage"] = {"prompt_tokens": len(ids), "completion_tokens": 1} if self.usage else {}
         if self.token_ids and body.get("return_token_ids"):
-            reply["prompt_token_ids"] = ids
+            start, pad, _ = QWEN_MARKERS
+            reply["prompt_token_ids"] = ids if self.expanded else [
+                t for i, t in enumerate(ids) if t != pad or ids[i - 1] == start]
         return status, reply
 
 

@@ -130,7 +130,14 @@ class ResolutionCheck:
                 sizes: list[Size], *, limited: bool) -> Generation:
         """``limited``: the request carried the client's limits (so a mismatch means the server ignores them)."""
         checking = time.perf_counter()
-        runs = image_runs(data.get("prompt_token_ids") or [], len(sizes), self.markers)
+        ids = data.get("prompt_token_ids") or []
+        counted = (data.get("usage") or {}).get("prompt_tokens")
+        if counted and len(ids) != counted:  # ids from before the images were expanded: no count in them
+            log.info("the server at %s returns %d prompt token ids for %d prompt tokens; checking image sizes from usage",
+                     self.model.base_url, len(ids), counted)
+            self.token_ids = False
+            return self._by_usage(payload, prompt, sizes, data, started)
+        runs = image_runs(ids, len(sizes), self.markers)
         if runs is None:  # ids that do not show the images (one-token images among one-off text tokens)
             return self._by_usage(payload, prompt, sizes, data, started)
         self.markers, counts = runs

@@ -220,3 +220,14 @@ def _safe(client: OpenAIModel, p: Prompt) -> object:
         return client.generate(p).image_tokens
     except Exception as exc:  # noqa: BLE001  (compared below)
         return exc
+
+
+def test_token_ids_from_before_the_image_expansion_are_not_taken_for_a_resize() -> None:
+    """A server whose ids keep one placeholder per image (fewer ids than prompt tokens): usage decides."""
+    with QwenLikeServer(["ok"], token_ids=True, expanded=False) as server:
+        client = model(server)
+        for size in SCREENS:
+            assert client.generate(prompt(size)).image_tokens == tokens_for(size)
+        later = server.requests[2:]
+    assert client.handshake["method"] == "probe" and client.handshake["status"] == "match"
+    assert client.handshake["extra_requests"] == 1 and not any("return_token_ids" in body for body in later)
