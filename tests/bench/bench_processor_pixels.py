@@ -79,6 +79,8 @@ def main() -> None:
     from agent.imaging import decode, encode, to_model_image
 
     python = os.environ.get("GUI_AGENT_VLLM_PYTHON") or str(REPO_VLLM_VENV / "bin" / "python")
+    if not Path(python).exists():
+        raise SystemExit(f"no vLLM interpreter at {python}: `make vllm-venv` builds it, or set GUI_AGENT_VLLM_PYTHON")
     pil_processor = Qwen2VLImageProcessorPil(min_pixels=3136, max_pixels=MAX_PIXELS)
     captured: list[np.ndarray] = []
     pil_resize = pil_processor.resize
@@ -97,8 +99,11 @@ def main() -> None:
             pil_processor(images=[Image.open(original).convert("RGB")])
             ours[i] = (size, model, np.asarray(client), np.transpose(captured[0], (1, 2, 0)))
             paths += [str(original), str(jpeg)]
-        subprocess.run([python, "-c", _VLLM_SIDE, json.dumps(paths), str(MAX_PIXELS)], check=True,
-                       env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True)
+        done = subprocess.run([python, "-c", _VLLM_SIDE, json.dumps(paths), str(MAX_PIXELS)], text=True,
+                              env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True)
+        if done.returncode != 0:
+            raise SystemExit(f"vLLM's processor could not run with {python} (`make vllm-venv` builds it, or set "
+                             f"GUI_AGENT_VLLM_PYTHON):\n{done.stderr[-2000:]}")
         for i, (size, model, client, pil) in ours.items():
             reference = np.load(Path(tmp) / f"s{i}.png.vllm.npy")
             received = np.load(Path(tmp) / f"s{i}-client.jpg.vllm.npy")
