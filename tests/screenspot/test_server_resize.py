@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFile
-from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize as hf_smart_resize
 
 from agent.geometry import MAX_PIXELS, Size, smart_resize
 from agent.imaging import data_uri
@@ -26,6 +25,11 @@ from tasks.screenspot.data import load
 from tasks.screenspot.grounding import EVAL_MAX_PIXELS, QuerySettings, model_screenshot
 
 ANSWER = "30, 20]}}\n</tool_call>"
+
+try:  # transformers' own rule, as the servers run it (the PIL-backend module needs no torchvision)
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize as hf_smart_resize
+except ImportError:  # transformers before the backend split
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize as hf_smart_resize
 
 
 def _screen(size: tuple[int, int], mode: str = "RGB") -> Image.Image:
