@@ -1,7 +1,8 @@
 """`OpenAIModel`: any OpenAI-compatible chat endpoint (vLLM, SGLang, LM Studio, ...).
 
-The screenshot is already at model size when it gets here (resized once on the client, a multiple of
-28), and the prompt names that size. A server that resizes again with its own limits (vLLM's
+Each prompt image reports the size it reaches the model at, a multiple of 28, and the prompt names that
+size: resized once on the client, or an original file the server resizes itself (`agent.server_resize`,
+whose ``size`` is the model size). A server that resizes again with its own limits (vLLM's
 ``--mm-processor-kwargs max_pixels``, or the checkpoint's) would make the model answer in another pixel
 space, so the model checks what the server did (the handshake, `agent.models.handshake`): from the
 prompt's token ids on vLLM, every request at no cost; from ``usage`` with one probe request elsewhere.
