@@ -28,7 +28,7 @@ from agent.geometry import Size
 from agent.imaging import DEFAULT_FORMAT, data_uri
 from agent.models.base import Generation
 from agent.models.handshake import ResolutionCheck
-from agent.models.resolution import tokens_for
+from agent.models.resolution import ResolutionMismatch, tokens_for
 from agent.prompt import Prompt
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,10 @@ class OpenAIModel:
         sizes = [Size(*image.size) for image in prompt.images]  # the size each image reaches the model at
         if not sizes or not self.check_resolution:
             return self._complete(payload, prompt)
-        return self._check.generate(payload, prompt, sizes)
+        try:
+            return self._check.generate(payload, prompt, sizes)
+        except ResolutionMismatch as exc:
+            raise ResolutionMismatch(_name_files(str(exc), prompt)) from None
 
     def _payload(self, prompt: Prompt) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -241,3 +244,15 @@ def _message(body: str) -> str:
     with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
         return str(json.loads(body)["error"]["message"])
     return body
+
+
+def _name_files(message: str, prompt: Prompt) -> str:
+    """``message`` plus, for screenshot files sent as they are for the server to resize (`agent.server_resize`),
+    which file sizes those were: the sizes the mismatch names are the model sizes the prompt states."""
+    files = [image for image in prompt.images if getattr(image, "original", None) is not None]
+    if not files:
+        return message
+    sent = ", ".join(f"{f.original.width}x{f.original.height} -> {f.width}x{f.height}" for f in files)
+    return (f"{message} Note: the screenshot was sent as its original file for the server to resize to the size the "
+            f"prompt names (--resize auto; file -> model size: {sent}); the server's own limits resized it differently.")
+

@@ -231,3 +231,21 @@ def test_token_ids_from_before_the_image_expansion_are_not_taken_for_a_resize() 
         later = server.requests[2:]
     assert client.handshake["method"] == "probe" and client.handshake["status"] == "match"
     assert client.handshake["extra_requests"] == 1 and not any("return_token_ids" in body for body in later)
+
+
+def test_a_mismatch_on_an_original_file_names_the_file_and_the_model_size() -> None:
+    """--resize auto sends a 1920x1080 file for the server to resize to 1932x1092; a server whose limit is lower
+    resizes it to 1316x728: the error names all three, so nobody wonders where 1932x1092 came from."""
+    import io
+
+    from agent.server_resize import ServerResized
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (1920, 1080), "white").save(buffer, "PNG")
+    shot = ServerResized(buffer.getvalue(), Size(1920, 1080), Size(1932, 1092), "png")
+    with QwenLikeServer(["ok"], token_ids=True, max_pixels=LOW) as server:
+        with pytest.raises(ResolutionMismatch) as exc:
+            model(server).generate(Prompt("You are a GUI agent.", "click the button", (shot,)))
+    message = " ".join(str(exc.value).split())
+    assert "reached the model as 1316x728" in message and "the 1932x1092 screenshot" in message, message
+    assert "original file" in message and "1920x1080 -> 1932x1092" in message, message

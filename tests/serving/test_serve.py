@@ -172,6 +172,7 @@ def test_original_files_against_the_servers_lower_limit(served: Served, tmp_path
                                                      record["model_point"][1] * 720 / 728], abs=1e-3)
     else:
         assert "1932x1092" in err and "1316x728" in err, err
+        assert "original file" in err and "1920x1080 -> 1932x1092" in err, err  # the file's own size is named too
         assert not _lines(tmp_path / "out" / "results.jsonl")  # nothing scored in the wrong space
 
 
