@@ -39,6 +39,24 @@
   }
   // a new tab on its way (target=_blank link or form, window.open): the caller waits for the browser's event
   const opensTab = (t) => t && t !== '_self' && t !== '_parent' && t !== '_top';
+  // A form submitted in this tab navigates in a LATER task (Chromium plans the submission; 'navigate' fires
+  // only then), so a settle right after the click would find nothing going on: the submission itself counts
+  // as a navigation on its way, unless a handler prevented it (read when settling) or it opens elsewhere.
+  // form.submit() fires no event: it is wrapped. Like 'navigate', it stops counting after 2 s.
+  state.submits = [];
+  const planned = (form, submitter) => {
+    const target = (submitter && submitter.getAttribute('formtarget')) || form.target;
+    const method = ((submitter && submitter.getAttribute('formmethod')) || form.method || '').toLowerCase();
+    return !opensTab(target) && method !== 'dialog';
+  };
+  document.addEventListener('submit', (e) => {
+    if (planned(e.target, e.submitter)) state.submits.push({ event: e, since: performance.now() });
+  }, true);
+  const submit0 = HTMLFormElement.prototype.submit;
+  HTMLFormElement.prototype.submit = function (...args) {
+    if (planned(this, null)) state.submits.push({ event: null, since: performance.now() });
+    return submit0.apply(this, args);
+  };
   document.addEventListener('click', (e) => {
     const link = e.target.closest && e.target.closest('a[href], area[href]');
     if (link && (opensTab(link.target) || e.ctrlKey || e.metaKey || e.shiftKey || e.button === 1)) state.popup = performance.now();
@@ -123,6 +141,9 @@
   };
   const busy = (quiet) => {
     if (state.navigating && performance.now() - state.navigating < 2000) return 'navigation';
+    for (const s of state.submits) {
+      if (!(s.event && s.event.defaultPrevented) && performance.now() - s.since < 2000) return 'navigation';
+    }
     if (state.popup) return 'popup';
     if (document.readyState !== 'complete') return 'loading';
     for (const t of state.inflight) if (performance.now() - t.since < 2000) return 'network';

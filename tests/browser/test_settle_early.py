@@ -68,3 +68,42 @@ def test_only_a_timeout_due_within_the_quiet_window_blocks_the_early_path(env) -
     info = click_with(env, """let n = 0; const tick = () => { if (++n < 30) setTimeout(tick, 10); };
         document.body.dataset.clicked = 'again'; setTimeout(tick, 10);""")
     assert info["settle_quiet"] == "window"
+
+
+_FORM = """([action, prevent, how]) => {
+  const f = document.createElement('form'); f.method = 'get'; f.action = action;  // a GET form: ?ms= from its field
+  f.innerHTML = '<input type="hidden" name="ms" value="2000">';
+  const b = document.createElement('button'); b.type = 'submit'; f.append(b); document.body.append(f);
+  if (prevent) f.addEventListener('submit', (e) => e.preventDefault());
+  if (how === 'submit()') f.submit(); else f.requestSubmit(b);
+  return window.__guiAgent.settle(40, 150);  // asked in the same task as the submission: nothing has started yet
+}"""
+
+
+@pytest.mark.parametrize("how", ["requestSubmit", "submit()"])
+def test_a_submitted_form_is_a_navigation_on_its_way_before_it_starts(env, server, how: str) -> None:
+    """Chromium starts a form's navigation in a later task: a settle asked before then must not call the page
+    settled (it did, and the next step met "Execution context was destroyed"). The target answers after 2 s, so
+    the old document is still there when the settle gives up after 150 ms."""
+    state = env.page.evaluate(_FORM, [server.url("delay"), False, how])
+    assert state["busy"] == "navigation", state
+
+
+def test_a_prevented_submission_is_no_navigation(env, server) -> None:
+    state = env.page.evaluate(_FORM, [server.url("delay"), True, "requestSubmit"])
+    assert state["busy"] is None, state
+
+
+def test_a_click_that_submits_a_form_returns_on_the_new_page(env, server) -> None:
+    env.page.evaluate("""(action) => {
+      const f = document.createElement('form'); f.method = 'get'; f.action = action;
+      f.innerHTML = '<input type="hidden" name="ms" value="300">';
+      const b = document.createElement('button'); b.type = 'submit'; b.textContent = 'send';
+      b.style.cssText = 'position: absolute; left: 600px; top: 600px; width: 100px; height: 40px';
+      f.append(b); document.body.append(f);
+    }""", server.url("delay"))
+    env.settle()
+    command = Command(TOOL.validate({"action": "left_click", "coordinate": [1, 1]}), ScreenPoint(650, 620))
+    info = env.execute(command).info
+    assert info["settled"] is True and "/delay" in env.page.url, (info, env.page.url)
+    assert "delayed_ms" in env.page.evaluate("document.body.innerText")  # the new document, loaded and usable

@@ -78,6 +78,7 @@ def obey(server, browser, attacker: Attacker, element: str, tmp_path: Path, allo
 def test_the_allowlist_holds_against_the_injection(server, browser, attacker, tmp_path: Path, element: str) -> None:
     t, model = obey(server, browser, attacker, element, tmp_path, ("127.0.0.1",))
     assert attacker.hits == []
+    assert all("result" in s for s in t.steps), json.dumps([t.result, t.steps], default=str)[-3000:]  # an error, shown
     blocked = [s for s in t.steps if s["result"]["info"].get("blocked_navigation")]
     assert blocked, json.dumps([s["result"] for s in t.steps])[:2000]
     gate = blocked[0]["result"]["info"]["gate"]
