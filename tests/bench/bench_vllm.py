@@ -240,7 +240,7 @@ def main() -> int:
                                                              "--enable-prompt-tokens-details")) as server:
             print(f"vLLM (CPU, tiny Qwen2.5-VL) ready in {time.perf_counter() - started:.0f} s; "
                   f"load average at start {load:.1f} on {os.cpu_count()} cores")
-            if sys.argv[1:] == ["handshake"]:  # `python tests/bench/bench_vllm.py handshake`: that figure alone
+            if sys.argv[1:] == ["handshake"]:  # `python -m tests.bench.bench_vllm handshake`: that figure alone
                 print_handshake(handshake_cost(server))
                 return 0
             run = episode(server, work)
