@@ -255,14 +255,20 @@ def test_vllm_killed_mid_episode_and_mid_eval(served: Served, vllm_server, tmp_p
                  str(MAX_PIXELS)]
     with WebAppServer() as app:
         run = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "Sign in", "--env", "browser", "--url",
-                                app.url("demo/"), "--max-steps", "40", "--out", str(run_out), *model],
+                                app.url("demo/"), "--max-steps", "100", "--loop-stop", "0", "--out", str(run_out), *model],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
-        evaluation = subprocess.Popen([sys.executable, "-m", "agent.cli", *eval_args, *model],
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
+        # The evaluation starts once the episode is under way (clicks and typing only, no loop guard: the random
+        # model's repeated clicks cannot end it before its 100 steps), and the kill comes as soon as the evaluation has results: both are mid-way whatever the
+        # machine's speed (started together, the 30 samples once finished before the browser's second step).
         deadline = time.monotonic() + 600
-        while len(_lines(run_out / "steps.jsonl")) < 2 or len(_lines(eval_out / "results.jsonl")) < 2:
-            assert run.poll() is None and evaluation.poll() is None, (run.poll(), evaluation.poll())
+        evaluation = None
+        while evaluation is None or len(_lines(eval_out / "results.jsonl")) < 2:
+            assert run.poll() is None, run.communicate()[1][-2000:]
+            assert evaluation is None or evaluation.poll() is None, evaluation.communicate()[1][-2000:]
             assert time.monotonic() < deadline, "the episode and the evaluation did not get going"
+            if evaluation is None and len(_lines(run_out / "steps.jsonl")) >= 2:
+                evaluation = subprocess.Popen([sys.executable, "-m", "agent.cli", *eval_args, *model],
+                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
             time.sleep(0.2)
         assert _group_members(served.vllm_pid), "vLLM was not running"
         os.killpg(served.vllm_pid, signal.SIGKILL)  # no goodbye: in-flight requests see their connection drop
