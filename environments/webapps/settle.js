@@ -141,9 +141,9 @@
   };
   const busy = (quiet) => {
     if (state.navigating && performance.now() - state.navigating < 2000) return 'navigation';
-    for (const s of state.submits) {
-      if (!(s.event && s.event.defaultPrevented) && performance.now() - s.since < 2000) return 'navigation';
-    }
+    // prevented or expired submissions never count again: drop them, so a long-lived page's list stays short
+    state.submits = state.submits.filter((s) => !(s.event && s.event.defaultPrevented) && performance.now() - s.since < 2000);
+    if (state.submits.length) return 'navigation';
     if (state.popup) return 'popup';
     if (document.readyState !== 'complete') return 'loading';
     for (const t of state.inflight) if (performance.now() - t.since < 2000) return 'network';
